@@ -1,0 +1,55 @@
+"""braze-cdi: trigger Braze Cloud Data Ingestion syncs, wait for them, check their health.
+
+The framework-neutral core. It depends on httpx and pydantic only; the Prefect and Dagster
+adapters (``prefect_braze_cdi``, ``dagster_braze_cdi``) and the ``braze-cdi`` command build on it.
+"""
+
+from ._client import AsyncBrazeCDIClient, BrazeCDIClient
+from ._config import INSTANCES
+from ._errors import (
+    BrazeAPIError,
+    BrazeAuthenticationError,
+    BrazeCDIError,
+    BrazeConfigError,
+    BrazePermissionError,
+    BrazeRateLimited,
+    BrazeServerError,
+    BrazeTransportError,
+    IntegrationNotFound,
+    InvalidIntegrationId,
+    SyncAlreadyRunning,
+    SyncFailed,
+    SyncTimeout,
+)
+from ._models import Integration, JobStatus, SyncHandle, SyncJob, SyncResult
+from ._rate_limit import RateLimit, RateLimits
+from ._retry import RetryPolicy
+from ._version import __version__
+
+__all__ = [
+    "INSTANCES",
+    "AsyncBrazeCDIClient",
+    "BrazeAPIError",
+    "BrazeAuthenticationError",
+    "BrazeCDIClient",
+    "BrazeCDIError",
+    "BrazeConfigError",
+    "BrazePermissionError",
+    "BrazeRateLimited",
+    "BrazeServerError",
+    "BrazeTransportError",
+    "Integration",
+    "IntegrationNotFound",
+    "InvalidIntegrationId",
+    "JobStatus",
+    "RateLimit",
+    "RateLimits",
+    "RetryPolicy",
+    "SyncAlreadyRunning",
+    "SyncFailed",
+    "SyncHandle",
+    "SyncJob",
+    "SyncResult",
+    "SyncTimeout",
+    "__version__",
+]

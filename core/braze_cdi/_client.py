@@ -1,0 +1,556 @@
+"""The sync and async clients: they check their input, then carry out the protocol's effects.
+
+Everything they decide is decided in the HTTP-free operations (``_protocol``, ``_retry``,
+``_listing``, ``_trigger_and_wait``); a client only sends, sleeps and hands items on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import Any, Generic, TypeVar
+
+import httpx
+from pydantic import SecretStr
+
+from ._clock import SYSTEM_CLOCK, Clock
+from ._config import check_api_key, check_integration_id, resolve_rest_endpoint
+from ._errors import BrazeConfigError
+from ._listing import every_item, scan_jobs
+from ._models import Integration, SyncHandle, SyncJob, SyncResult
+from ._protocol import Call, Emit, Op, Send, Sleep, integrations_call, jobs_call, trigger_call
+from ._rate_limit import RateLimits, shared_budgets
+from ._retry import Context, RetryPolicy, send
+from ._trigger_and_wait import IfRunning, Polling, start_sync, sync_and_wait, wait_for_sync
+from ._version import __version__
+
+__all__ = ["AsyncBrazeCDIClient", "BrazeCDIClient"]
+
+T = TypeVar("T")
+H = TypeVar("H", httpx.Client, httpx.AsyncClient)
+
+_IF_RUNNING = ("wait", "attach", "fail")
+
+
+class _Client(Generic[H]):
+    """Configuration, validation and the operations, shared by both clients."""
+
+    def __init__(
+        self,
+        api_key: str | SecretStr | None,
+        rest_endpoint: str,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        rate_limits: RateLimits | None = RateLimits(),  # noqa: B008 (immutable)
+        transport: Any = None,
+        clock: Clock | None = None,
+    ) -> None:
+        key = check_api_key(
+            api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
+        )
+        if not (isinstance(timeout, int | float) and timeout > 0):
+            raise BrazeConfigError(
+                f"timeout must be a positive number of seconds, not {timeout!r}."
+            )
+        self.rest_endpoint = resolve_rest_endpoint(rest_endpoint)
+        self.retry = retry if retry is not None else RetryPolicy()
+        self.timeout = float(timeout)
+        self.rate_limits = rate_limits
+        self._api_key = SecretStr(key)
+        self._clock: Clock = clock if clock is not None else SYSTEM_CLOCK
+        self._budgets = shared_budgets(
+            rate_limits, host=self.rest_endpoint, api_key=key, clock=self._clock
+        )
+        self._http: H = self._open(
+            base_url=self.rest_endpoint,
+            headers={
+                "Authorization": f"Bearer {key}",
+                "Accept": "application/json",
+                "Content-Type": "application/json",
+                "User-Agent": f"braze-cdi/{__version__}",
+            },
+            timeout=self.timeout,
+            follow_redirects=False,
+            transport=transport,
+        )
+
+    def _open(self, **options: Any) -> H:
+        raise NotImplementedError
+
+    @classmethod
+    def from_env(cls, **options: Any) -> Any:
+        """A client configured by ``BRAZE_API_KEY`` and ``BRAZE_REST_ENDPOINT``.
+
+        Keyword arguments are passed on to the constructor.
+        """
+        missing = [
+            name for name in ("BRAZE_API_KEY", "BRAZE_REST_ENDPOINT") if not os.environ.get(name)
+        ]
+        if missing:
+            raise BrazeConfigError(
+                f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set.",
+                hint="Set BRAZE_API_KEY to a REST API key and BRAZE_REST_ENDPOINT to your "
+                "instance (for example US-01 or https://rest.iad-01.braze.com).",
+            )
+        return cls(os.environ["BRAZE_API_KEY"], os.environ["BRAZE_REST_ENDPOINT"], **options)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(rest_endpoint={self.rest_endpoint!r})"
+
+    # --- operations: built eagerly, so bad input fails before any request ---------------------
+
+    def _context(self) -> Context:
+        return Context(self.retry, self._budgets, self._clock, self._redact)
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._api_key.get_secret_value(), "**********")
+
+    def _trigger_op(self, integration_id: str) -> Op[None]:
+        call = trigger_call(check_integration_id(integration_id))
+        return send(self._context(), call, lambda _: None, trigger=True)
+
+    def _integrations_op(self) -> Op[None]:
+        return every_item(self._context(), integrations_call, Integration)
+
+    def _jobs_op(self, integration_id: str) -> Op[None]:
+        check_integration_id(integration_id)
+        return every_item(
+            self._context(), lambda cursor: jobs_call(integration_id, cursor), SyncJob
+        )
+
+    def _latest_op(self, integration_id: str) -> Op[SyncJob | None]:
+        scan = yield from scan_jobs(self._context(), integration_id, since=None)
+        return scan.newest[0] if scan.newest else None
+
+    def _start_op(
+        self, integration_id: str, *, if_running: IfRunning, timeout: float, poll_interval: float
+    ) -> Op[SyncHandle]:
+        check_integration_id(integration_id)
+        _check_if_running(if_running)
+        polling = _polling(poll_interval, None, timeout)
+        ctx = self._context()
+        return start_sync(
+            ctx,
+            integration_id,
+            if_running=if_running,
+            deadline=self._clock.monotonic() + timeout,
+            polling=polling,
+        )
+
+    def _wait_op(
+        self,
+        handle: SyncHandle,
+        *,
+        poll_interval: float,
+        timeout: float,
+        fail_on_partial: bool,
+        max_poll_interval: float | None,
+    ) -> Op[SyncResult]:
+        if not isinstance(handle, SyncHandle):
+            raise BrazeConfigError(
+                f"wait_for_sync needs the SyncHandle of start_sync, not {handle!r}."
+            )
+        check_integration_id(handle.integration_id)
+        polling = _polling(poll_interval, max_poll_interval, timeout)
+        return wait_for_sync(
+            self._context(),
+            handle,
+            timeout=timeout,
+            polling=polling,
+            fail_on_partial=fail_on_partial,
+        )
+
+    def _sync_and_wait_op(
+        self,
+        integration_id: str,
+        *,
+        poll_interval: float = 10.0,
+        timeout: float = 3600.0,
+        if_running: IfRunning = "wait",
+        fail_on_partial: bool = False,
+        max_poll_interval: float | None = None,
+    ) -> Op[SyncResult]:
+        check_integration_id(integration_id)
+        _check_if_running(if_running)
+        polling = _polling(poll_interval, max_poll_interval, timeout)
+        return sync_and_wait(
+            self._context(),
+            integration_id,
+            if_running=if_running,
+            timeout=timeout,
+            polling=polling,
+            fail_on_partial=fail_on_partial,
+        )
+
+
+def _check_if_running(value: object) -> None:
+    if value not in _IF_RUNNING:
+        raise BrazeConfigError(
+            f"if_running must be one of {', '.join(_IF_RUNNING)}, not {value!r}."
+        )
+
+
+def _polling(poll_interval: float, max_poll_interval: float | None, timeout: float) -> Polling:
+    for name, value in (("poll_interval", poll_interval), ("timeout", timeout)):
+        if not (isinstance(value, int | float) and value > 0):
+            raise BrazeConfigError(f"{name} must be a positive number of seconds, not {value!r}.")
+    if max_poll_interval is not None and not (
+        isinstance(max_poll_interval, int | float) and max_poll_interval > 0
+    ):
+        raise BrazeConfigError(f"max_poll_interval must be positive, not {max_poll_interval!r}.")
+    return Polling(float(poll_interval), float(max_poll_interval or max(poll_interval, 60.0)))
+
+
+class BrazeCDIClient(_Client[httpx.Client]):
+    """The Braze CDI client.
+
+    Args:
+        api_key: A REST API key with the ``cdi.integration_sync``, ``cdi.integration_list`` and
+            ``cdi.integration_job_status`` permissions (each call needs only its own).
+        rest_endpoint: Your instance's REST endpoint: a URL, a host, or an instance name such as
+            ``"US-01"``. Plain ``http://`` is accepted only for a loopback test server.
+        retry: How transient failures are retried.
+        timeout: Seconds to wait for each HTTP response.
+        rate_limits: Client-side budgets per endpoint; ``None`` turns them off. Every client of
+            the process with the same endpoint and key shares them.
+        transport: An httpx transport, such as ``braze_cdi.testing.FakeBraze``.
+        clock: The time source; tests pass ``braze_cdi.testing.FakeClock``.
+
+    Examples:
+        >>> from braze_cdi import BrazeCDIClient
+        >>> from braze_cdi.testing import FakeBraze
+        >>> fake = FakeBraze()
+        >>> integration = fake.add_integration(name="users", duration=0.0)
+        >>> with BrazeCDIClient(fake.api_key, "US-01", transport=fake) as client:
+        ...     result = client.sync_and_wait(integration.integration_id, poll_interval=0.01)
+        >>> result.job.job_status
+        <JobStatus.SUCCESS: 'success'>
+    """
+
+    def _open(self, **options: Any) -> httpx.Client:
+        return httpx.Client(**options)
+
+    def __enter__(self) -> BrazeCDIClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connections."""
+        self._http.close()
+
+    def trigger_sync(self, integration_id: str) -> None:
+        """Send one trigger, retrying only failures that provably did not reach Braze.
+
+        Prefer :meth:`start_sync`, which also finds the job the trigger started.
+
+        Raises:
+            SyncAlreadyRunning: a job of this integration is running.
+        """
+        self._run(self._trigger_op(integration_id))
+
+    def list_integrations(self) -> Iterator[Integration]:
+        """Every integration of the workspace, reading further pages only as they are needed."""
+        return self._iterate(self._integrations_op())
+
+    def list_sync_jobs(self, integration_id: str) -> Iterator[SyncJob]:
+        """Every sync job of the integration, in Braze's order, reading pages lazily."""
+        return self._iterate(self._jobs_op(integration_id))
+
+    def latest_sync_job(self, integration_id: str) -> SyncJob | None:
+        """The job with the latest ``sync_start_time`` (never judged by position), or ``None``."""
+        check_integration_id(integration_id)
+        return self._run(self._latest_op(integration_id))
+
+    def start_sync(
+        self,
+        integration_id: str,
+        *,
+        if_running: IfRunning = "wait",
+        timeout: float = 3600.0,
+        poll_interval: float = 10.0,
+    ) -> SyncHandle:
+        """Trigger a sync and return a handle to wait for it with, maybe in another process.
+
+        Args:
+            integration_id: The integration to sync.
+            if_running: When the integration is syncing already: ``"wait"`` for that job to end,
+                then trigger; ``"attach"`` to adopt it; ``"fail"`` to raise ``SyncAlreadyRunning``.
+            timeout: Seconds that waiting for a running job (``"wait"``) may take.
+            poll_interval: Seconds between polls while waiting for a running job.
+        """
+        return self._run(
+            self._start_op(
+                integration_id, if_running=if_running, timeout=timeout, poll_interval=poll_interval
+            )
+        )
+
+    def wait_for_sync(
+        self,
+        handle: SyncHandle,
+        *,
+        poll_interval: float = 10.0,
+        timeout: float = 3600.0,
+        fail_on_partial: bool = False,
+        max_poll_interval: float | None = None,
+    ) -> SyncResult:
+        """Wait for the job a :meth:`start_sync` handle points at to finish.
+
+        Polls every ``poll_interval`` seconds, slowing gently to ``max_poll_interval`` (default
+        60 s) while the job runs.
+
+        Raises:
+            SyncFailed: the job ended ``error`` or ``config_error`` (or ``partial`` with
+                ``fail_on_partial``).
+            SyncTimeout: ``timeout`` seconds passed first.
+        """
+        return self._run(
+            self._wait_op(
+                handle,
+                poll_interval=poll_interval,
+                timeout=timeout,
+                fail_on_partial=fail_on_partial,
+                max_poll_interval=max_poll_interval,
+            )
+        )
+
+    def sync_and_wait(
+        self,
+        integration_id: str,
+        *,
+        poll_interval: float = 10.0,
+        timeout: float = 3600.0,
+        if_running: IfRunning = "wait",
+        fail_on_partial: bool = False,
+        max_poll_interval: float | None = None,
+    ) -> SyncResult:
+        """:meth:`start_sync`, then :meth:`wait_for_sync`, within one ``timeout``."""
+        return self._run(
+            self._sync_and_wait_op(
+                integration_id,
+                poll_interval=poll_interval,
+                timeout=timeout,
+                if_running=if_running,
+                fail_on_partial=fail_on_partial,
+                max_poll_interval=max_poll_interval,
+            )
+        )
+
+    # --- the driver -----------------------------------------------------------------------
+
+    def _run(self, op: Op[T]) -> T:
+        driver = self._drive(op)
+        while True:
+            try:
+                next(driver)
+            except StopIteration as done:
+                result: T = done.value
+                return result
+
+    def _iterate(self, op: Op[None]) -> Iterator[Any]:
+        yield from self._drive(op)
+
+    def _drive(self, op: Op[T]) -> Iterator[Any]:
+        value: Any = None
+        try:
+            while True:
+                try:
+                    effect = op.send(value)
+                except StopIteration as done:
+                    return done.value  # type: ignore[no-any-return]
+                value = None
+                if isinstance(effect, Emit):
+                    yield effect.item
+                elif isinstance(effect, Sleep):
+                    self._clock.sleep(effect.seconds)
+                else:
+                    value = self._send(effect)
+        finally:
+            op.close()
+
+    def _send(self, effect: Send) -> httpx.Response | httpx.TransportError:
+        call: Call = effect.call
+        try:
+            return self._http.request(call.method, call.path, params=call.params)
+        except httpx.TransportError as exc:
+            return exc
+
+
+class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
+    """The async Braze CDI client: the same arguments and methods as :class:`BrazeCDIClient`,
+    awaited, plus :meth:`sync_many`.
+
+    Examples:
+        >>> import asyncio
+        >>> from braze_cdi import AsyncBrazeCDIClient
+        >>> from braze_cdi.testing import FakeBraze
+        >>> fake = FakeBraze()
+        >>> ids = [fake.add_integration(duration=0.0).integration_id for _ in range(3)]
+        >>> async def main():
+        ...     async with AsyncBrazeCDIClient(fake.api_key, "US-01", transport=fake) as client:
+        ...         return await client.sync_many(ids, poll_interval=0.01)
+        >>> [str(result.job.job_status) for result in asyncio.run(main())]
+        ['success', 'success', 'success']
+    """
+
+    def _open(self, **options: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(**options)
+
+    async def __aenter__(self) -> AsyncBrazeCDIClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connections."""
+        await self._http.aclose()
+
+    async def trigger_sync(self, integration_id: str) -> None:
+        """See :meth:`BrazeCDIClient.trigger_sync`."""
+        await self._run(self._trigger_op(integration_id))
+
+    def list_integrations(self) -> AsyncIterator[Integration]:
+        """See :meth:`BrazeCDIClient.list_integrations`; use with ``async for``."""
+        return self._iterate(self._integrations_op())
+
+    def list_sync_jobs(self, integration_id: str) -> AsyncIterator[SyncJob]:
+        """See :meth:`BrazeCDIClient.list_sync_jobs`; use with ``async for``."""
+        return self._iterate(self._jobs_op(integration_id))
+
+    async def latest_sync_job(self, integration_id: str) -> SyncJob | None:
+        """See :meth:`BrazeCDIClient.latest_sync_job`."""
+        check_integration_id(integration_id)
+        return await self._run(self._latest_op(integration_id))
+
+    async def start_sync(
+        self,
+        integration_id: str,
+        *,
+        if_running: IfRunning = "wait",
+        timeout: float = 3600.0,
+        poll_interval: float = 10.0,
+    ) -> SyncHandle:
+        """See :meth:`BrazeCDIClient.start_sync`."""
+        return await self._run(
+            self._start_op(
+                integration_id, if_running=if_running, timeout=timeout, poll_interval=poll_interval
+            )
+        )
+
+    async def wait_for_sync(
+        self,
+        handle: SyncHandle,
+        *,
+        poll_interval: float = 10.0,
+        timeout: float = 3600.0,
+        fail_on_partial: bool = False,
+        max_poll_interval: float | None = None,
+    ) -> SyncResult:
+        """See :meth:`BrazeCDIClient.wait_for_sync`."""
+        return await self._run(
+            self._wait_op(
+                handle,
+                poll_interval=poll_interval,
+                timeout=timeout,
+                fail_on_partial=fail_on_partial,
+                max_poll_interval=max_poll_interval,
+            )
+        )
+
+    async def sync_and_wait(
+        self,
+        integration_id: str,
+        *,
+        poll_interval: float = 10.0,
+        timeout: float = 3600.0,
+        if_running: IfRunning = "wait",
+        fail_on_partial: bool = False,
+        max_poll_interval: float | None = None,
+    ) -> SyncResult:
+        """See :meth:`BrazeCDIClient.sync_and_wait`."""
+        return await self._run(
+            self._sync_and_wait_op(
+                integration_id,
+                poll_interval=poll_interval,
+                timeout=timeout,
+                if_running=if_running,
+                fail_on_partial=fail_on_partial,
+                max_poll_interval=max_poll_interval,
+            )
+        )
+
+    async def sync_many(
+        self, integration_ids: Iterable[str], *, max_concurrency: int = 10, **wait_options: Any
+    ) -> list[SyncResult | Exception]:
+        """:meth:`sync_and_wait` for many integrations at once.
+
+        Returns every outcome in input order: a ``SyncResult``, or the error that call raised.
+        One failure does not stop the others; the shared rate budget keeps the fan-out under
+        Braze's limits. ``wait_options`` are those of :meth:`sync_and_wait`.
+        """
+        ids = list(integration_ids)
+        if len(set(ids)) != len(ids):
+            raise BrazeConfigError("sync_many got the same integration id twice.")
+        if not (isinstance(max_concurrency, int) and max_concurrency > 0):
+            raise BrazeConfigError(
+                f"max_concurrency must be a positive integer, not {max_concurrency!r}."
+            )
+        ops = [self._sync_and_wait_op(integration_id, **wait_options) for integration_id in ids]
+        slots = asyncio.Semaphore(max_concurrency)
+
+        async def one(op: Op[SyncResult]) -> SyncResult | Exception:
+            async with slots:
+                try:
+                    return await self._run(op)
+                except Exception as error:  # every outcome is reported, none cancels the rest
+                    return error
+
+        return list(await asyncio.gather(*(one(op) for op in ops)))
+
+    # --- the driver -----------------------------------------------------------------------
+
+    async def _run(self, op: Op[T]) -> T:
+        value: Any = None
+        try:
+            while True:
+                try:
+                    effect = op.send(value)
+                except StopIteration as done:
+                    result: T = done.value
+                    return result
+                value = await self._perform(effect)
+        finally:
+            op.close()
+
+    async def _iterate(self, op: Op[None]) -> AsyncIterator[Any]:
+        value: Any = None
+        try:
+            while True:
+                try:
+                    effect = op.send(value)
+                except StopIteration:
+                    return
+                if isinstance(effect, Emit):
+                    yield effect.item
+                    value = None
+                else:
+                    value = await self._perform(effect)
+        finally:
+            op.close()
+
+    async def _perform(self, effect: Send | Sleep | Emit) -> Any:
+        if isinstance(effect, Sleep):
+            await self._clock.asleep(effect.seconds)
+            return None
+        if isinstance(effect, Emit):  # pragma: no cover - only listings emit
+            raise TypeError("unexpected item")
+        try:
+            return await self._http.request(
+                effect.call.method, effect.call.path, params=effect.call.params
+            )
+        except httpx.TransportError as exc:
+            return exc

@@ -1,0 +1,91 @@
+"""Reading Braze's paginated lists, and finding jobs in them without trusting their order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from itertools import pairwise
+from typing import TypeVar
+
+from pydantic import BaseModel
+
+from ._errors import BrazeAPIError
+from ._models import SyncJob
+from ._protocol import Call, Emit, Op, Page, jobs_call, read_page
+from ._retry import Context, send
+
+M = TypeVar("M", bound=BaseModel)
+
+#: Earlier than any job Braze can list.
+BEGINNING = datetime.min.replace(tzinfo=timezone.utc)
+
+
+def page(ctx: Context, call: Call, model: type[M], *, deadline: float | None = None) -> Op[Page[M]]:
+    return (
+        yield from send(
+            ctx, call, lambda response: read_page(call, response, model), deadline=deadline
+        )
+    )
+
+
+def every_item(ctx: Context, call_for: Callable[[str | None], Call], model: type[M]) -> Op[None]:
+    """Emit every item of every page, fetching each page only when the previous one is used."""
+    cursor: str | None = None
+    seen: set[str] = set()
+    while True:
+        current = yield from page(ctx, call_for(cursor), model)
+        for item in current.items:
+            yield Emit(item)
+        cursor = current.next_cursor
+        if cursor is None:
+            return
+        if cursor in seen:
+            raise BrazeAPIError(
+                f"{call_for(cursor)}: Braze sent the same next-page cursor twice; stopping "
+                "rather than looping.",
+                hint="Please report this.",
+            )
+        seen.add(cursor)
+
+
+@dataclass
+class JobScan:
+    """What one look at an integration's job list found."""
+
+    newest: list[SyncJob] = field(default_factory=list)  # the two newest, newest first
+    since: list[SyncJob] = field(default_factory=list)  # every job started at or after `since`
+
+
+def scan_jobs(
+    ctx: Context, integration_id: str, *, since: datetime | None, deadline: float | None = None
+) -> Op[JobScan]:
+    """Read the job list as far as needed to see the newest jobs and every job since ``since``.
+
+    Braze does not document the list's order. A page sorted newest first is taken to mean the
+    list is, so reading stops once a page reaches back past ``since`` (with ``since=None``: after
+    the first page). Any other order is read to the end.
+    """
+    scan = JobScan()
+    cursor: str | None = None
+    while True:
+        current = yield from page(
+            ctx, jobs_call(integration_id, cursor), SyncJob, deadline=deadline
+        )
+        dated = [job for job in current.items if job.sync_start_time is not None]
+        scan.newest = sorted([*scan.newest, *dated], key=_start, reverse=True)[:2]
+        if since is not None:
+            scan.since += [job for job in dated if _start(job) >= since]
+        cursor = current.next_cursor
+        if cursor is None or _reached(dated, since):
+            return scan
+
+
+def _start(job: SyncJob) -> datetime:
+    return job.sync_start_time or BEGINNING
+
+
+def _reached(jobs: list[SyncJob], since: datetime | None) -> bool:
+    """Whether a page proves that later pages hold only jobs older than ``since``."""
+    newest_first = all(_start(a) >= _start(b) for a, b in pairwise(jobs))
+    return bool(jobs) and newest_first and (since is None or _start(jobs[-1]) < since)

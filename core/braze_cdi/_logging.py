@@ -1,0 +1,61 @@
+"""Sending the core's log records to an orchestrator's run log (used by both adapters)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Protocol
+
+__all__ = ["RunLog", "forward_logs"]
+
+logger = logging.getLogger("braze_cdi")
+
+
+class RunLog(Protocol):
+    """Anything with ``log(level, message)``: a ``logging.Logger`` or adapter (Prefect's run
+    logger), Dagster's ``context.log``."""
+
+    def log(self, level: int, msg: str) -> object: ...
+
+
+_target: ContextVar[tuple[RunLog, int] | None] = ContextVar("braze_cdi_run_log", default=None)
+_lock = threading.Lock()
+_active = 0
+_level_before = logging.NOTSET
+
+
+class _Forward(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        target = _target.get()
+        if target is not None and record.levelno >= target[1]:
+            target[0].log(record.levelno, record.getMessage())
+
+
+_handler = _Forward()
+
+
+@contextmanager
+def forward_logs(run_log: RunLog, level: int = logging.INFO) -> Iterator[None]:
+    """While the block runs, records of logger ``braze_cdi`` at ``level`` or above made in this
+    thread or task also go to ``run_log``. Concurrent blocks each get only their own records."""
+    global _active, _level_before
+    token = _target.set((run_log, level))
+    with _lock:
+        if _active == 0:
+            _level_before = logger.level
+            logger.addHandler(_handler)
+        _active += 1
+        if logger.getEffectiveLevel() > level:
+            logger.setLevel(level)
+    try:
+        yield
+    finally:
+        _target.reset(token)
+        with _lock:
+            _active -= 1
+            if _active == 0:
+                logger.removeHandler(_handler)
+                logger.setLevel(_level_before)

@@ -1,0 +1,153 @@
+"""What Braze returns, as typed objects named with Braze's own field names."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timedelta, timezone
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+__all__ = ["Integration", "JobStatus", "SyncHandle", "SyncJob", "SyncResult"]
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    # Braze documents ISO 8601 without saying whether an offset is always present;
+    # a time without one is taken as UTC so every time we hand out is aware.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+Timestamp = Annotated[datetime | None, AfterValidator(_as_utc)]
+
+
+class JobStatus(str, enum.Enum):
+    """The documented values of ``job_status``."""
+
+    RUNNING = "running"
+    SUCCESS = "success"
+    PARTIAL = "partial"
+    ERROR = "error"
+    CONFIG_ERROR = "config_error"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_FINISHED = frozenset(
+    {JobStatus.SUCCESS, JobStatus.PARTIAL, JobStatus.ERROR, JobStatus.CONFIG_ERROR}
+)
+
+
+class _BrazeObject(BaseModel):
+    # Fields Braze adds later are kept, not dropped.
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+
+class Integration(_BrazeObject):
+    """One CDI integration, as ``GET /cdi/integrations`` lists it."""
+
+    integration_id: str
+    integration_name: str | None = None
+    integration_type: str | None = None
+    integration_status: str | None = None
+    app_group_id: str | None = None
+    contact_emails: str | list[str] | None = None
+    warehouse_type: str | None = None
+    last_updated_at: Timestamp = None
+    last_job_start_time: Timestamp = None
+    last_job_status: str | None = None
+    next_scheduled_run: Timestamp = None
+
+
+class SyncJob(_BrazeObject):
+    """One sync job, as ``GET /cdi/integrations/{id}/job_sync_status`` lists it.
+
+    ``job_status`` is a :class:`JobStatus`, or the raw string when Braze sends a value it does
+    not document (such a job is never taken as finished).
+    """
+
+    job_status: JobStatus | str = Field(union_mode="left_to_right")
+    sync_start_time: Timestamp = None
+    sync_finish_time: Timestamp = None
+    last_timestamp_synced: Timestamp = None
+    rows_synced: int | None = None
+    rows_failed_with_errors: int | None = None
+
+    @property
+    def finished(self) -> bool:
+        """True once the job reached one of the four documented end states."""
+        return self.job_status in _FINISHED
+
+    @property
+    def duration(self) -> timedelta | None:
+        """Finish minus start, when Braze gave both."""
+        if self.sync_start_time is None or self.sync_finish_time is None:
+            return None
+        return self.sync_finish_time - self.sync_start_time
+
+
+class SyncHandle(BaseModel):
+    """Where a started sync can be found again, even from another process.
+
+    The sync's job is the oldest job that started after ``previous_job`` (any job, when
+    ``previous_job`` is None). Serialize with ``handle.model_dump_json()`` and restore with
+    ``SyncHandle.model_validate_json(text)``.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    integration_id: str
+    previous_job: SyncJob | None = None
+    triggered: bool = Field(description="False when an already running job was adopted.")
+
+
+class SyncResult(BaseModel):
+    """How a sync ended."""
+
+    model_config = ConfigDict(frozen=True)
+
+    integration_id: str
+    job: SyncJob
+    triggered: bool = Field(description="False when an already running job was adopted.")
+    waited_seconds: float
+    status_calls: int = Field(description="Job-status requests made while waiting.")
+
+    @property
+    def job_status(self) -> JobStatus | str:
+        """Shortcut for ``result.job.job_status``."""
+        return self.job.job_status
+
+    def record(self) -> dict[str, str | int | float | bool | None]:
+        """The result as one flat row, keys named as the model fields: what the CLI prints, the
+        Prefect artifact shows and the Dagster metadata holds. Times are ISO 8601 strings.
+
+        Examples:
+            >>> from braze_cdi import SyncJob, SyncResult
+            >>> job = SyncJob(job_status="success", sync_start_time="2026-01-01T00:00:00Z",
+            ...               sync_finish_time="2026-01-01T00:01:30Z", rows_synced=10)
+            >>> row = SyncResult(integration_id="abc", job=job, triggered=True,
+            ...                  waited_seconds=91.5, status_calls=4).record()
+            >>> row["job_status"], row["duration_seconds"], row["sync_start_time"]
+            ('success', 90.0, '2026-01-01T00:00:00+00:00')
+        """
+        job = self.job
+        duration = job.duration
+        return {
+            "integration_id": self.integration_id,
+            "job_status": str(job.job_status),
+            "rows_synced": job.rows_synced,
+            "rows_failed_with_errors": job.rows_failed_with_errors,
+            "sync_start_time": _iso(job.sync_start_time),
+            "sync_finish_time": _iso(job.sync_finish_time),
+            "last_timestamp_synced": _iso(job.last_timestamp_synced),
+            "duration_seconds": None if duration is None else duration.total_seconds(),
+            "triggered": self.triggered,
+            "waited_seconds": round(self.waited_seconds, 3),
+            "status_calls": self.status_calls,
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()

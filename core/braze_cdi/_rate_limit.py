@@ -1,0 +1,130 @@
+"""Client-side request budgets, so that fanning out stays under Braze's per-workspace limits.
+
+A budget of ``calls`` per ``period`` is kept as ``calls`` slots. A request takes the slot that
+frees first, and holds it until ``period`` after its *response* arrived. Braze counts a request
+at some moment between our send and our receipt, so no ``period``-long stretch of Braze's clock
+ever sees more than ``calls`` of ours, however Braze aligns its windows.
+
+Budgets are shared by every client of the process that talks to the same host with the same key
+(and the same clock), and are safe to use from threads and from asyncio tasks: a reservation is
+an instant, lock-protected decision about *when* the caller may send; the caller then sleeps in
+whatever way suits it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+import weakref
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["Budget", "EndpointKind", "RateLimit", "RateLimits", "Reservation", "shared_budgets"]
+
+EndpointKind = Literal["trigger", "list", "status"]
+
+
+class RateLimit(BaseModel):
+    """At most ``calls`` requests in any ``period`` seconds."""
+
+    model_config = ConfigDict(frozen=True)
+
+    calls: int = Field(gt=0)
+    period: float = Field(gt=0)
+
+    def __init__(self, calls: int, period: float, /) -> None:
+        super().__init__(calls=calls, period=period)
+
+
+class RateLimits(BaseModel):
+    """One budget per kind of CDI endpoint; the defaults are Braze's documented limits."""
+
+    model_config = ConfigDict(frozen=True)
+
+    trigger: RateLimit | None = RateLimit(20, 60.0)
+    list: RateLimit | None = RateLimit(50, 60.0)
+    status: RateLimit | None = RateLimit(100, 60.0)
+
+    def for_kind(self, kind: EndpointKind) -> RateLimit | None:
+        limit: RateLimit | None = getattr(self, kind)
+        return limit
+
+
+@dataclass
+class Reservation:
+    """A slot promised to one request: send at ``start`` (a monotonic time), then ``release``."""
+
+    budget: Budget
+    slot: int
+    start: float
+    previous: float
+
+    def release(self, now: float) -> None:
+        """The request was sent (or may have been): the slot counts from ``now``."""
+        self.budget.release(self.slot, now + self.budget.limit.period)
+
+    def cancel(self) -> None:
+        """The request was not sent: the slot is as it was."""
+        self.budget.release(self.slot, self.previous)
+
+
+class Budget:
+    """The slots of one rate limit, for one workspace."""
+
+    def __init__(self, limit: RateLimit) -> None:
+        self.limit = limit
+        self._free_at = [-math.inf] * limit.calls
+        self._hold_until = -math.inf
+        self._lock = threading.Lock()
+
+    def reserve(self, now: float) -> Reservation:
+        with self._lock:
+            slot = min(range(len(self._free_at)), key=self._free_at.__getitem__)
+            previous = self._free_at[slot]
+            start = max(now, previous, self._hold_until)
+            self._free_at[slot] = math.inf  # taken until released
+            return Reservation(self, slot, start, previous)
+
+    def release(self, slot: int, free_at: float) -> None:
+        with self._lock:
+            self._free_at[slot] = free_at
+
+    def exhausted(self, now: float, reset_in: float) -> None:
+        """Braze said the window is used up (``X-RateLimit-Remaining: 0``).
+
+        When our own slots explain it, they already hold the next request back; otherwise
+        someone else shares the workspace, so hold every slot until Braze's window resets.
+        """
+        with self._lock:
+            if any(free_at <= now for free_at in self._free_at):
+                self._hold_until = max(self._hold_until, now + min(reset_in, self.limit.period))
+
+
+_registry: weakref.WeakValueDictionary[tuple[object, ...], Budget] = weakref.WeakValueDictionary()
+_registry_lock = threading.Lock()
+
+
+def shared_budgets(
+    limits: RateLimits | None, *, host: str, api_key: str, clock: object
+) -> dict[EndpointKind, Budget]:
+    """The process-wide budgets for this workspace, created on first use."""
+    if limits is None:
+        return {}
+    # The registry keeps a digest, never the key itself.
+    digest = hashlib.sha256(api_key.encode()).hexdigest()
+    budgets: dict[EndpointKind, Budget] = {}
+    with _registry_lock:
+        kinds: tuple[EndpointKind, ...] = ("trigger", "list", "status")
+        for kind in kinds:
+            limit = limits.for_kind(kind)
+            if limit is None:
+                continue
+            key = (id(clock), host, digest, kind, limit.calls, limit.period)
+            budget = _registry.get(key)
+            if budget is None:
+                budget = _registry[key] = Budget(limit)
+            budgets[kind] = budget
+    return budgets

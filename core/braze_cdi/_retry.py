@@ -1,0 +1,153 @@
+"""How one call is sent: within the rate budget, retried when that is safe, inside a deadline."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import count
+from typing import TypeVar
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+
+from ._clock import Clock
+from ._errors import BrazeCDIError, BrazeRateLimited
+from ._protocol import (
+    Call,
+    Op,
+    Send,
+    Sleep,
+    error_for,
+    may_have_reached_braze,
+    rate_limit_exhausted,
+    rate_limit_wait,
+    transport_error,
+)
+from ._rate_limit import Budget, EndpointKind
+
+__all__ = ["Context", "RetryPolicy", "send"]
+
+logger = logging.getLogger("braze_cdi")
+T = TypeVar("T")
+
+
+class RetryPolicy(BaseModel):
+    """How transient failures are retried: exponential backoff, full jitter, a total deadline.
+
+    Retried: 5xx answers, transport errors and rate-limit 429s (after the wait Braze's headers
+    give). Never retried: any other 4xx. A trigger is resent only when it provably did not reach
+    Braze; see ``start_sync`` for what happens when its outcome is unknown.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    max_attempts: int = Field(5, ge=1, description="Attempts per call, the first included.")
+    initial_delay: float = Field(1.0, ge=0, description="Backoff before the second attempt.")
+    max_delay: float = Field(30.0, ge=0, description="Longest backoff between two attempts.")
+    deadline: float = Field(300.0, gt=0, description="Seconds one call may take, retries included.")
+    jitter: bool = Field(True, description="Draw each backoff uniformly from [0, backoff].")
+
+    def backoff(self, attempt: int) -> float:
+        """The pause after failed attempt number ``attempt`` (1-based)."""
+        ceiling = min(self.max_delay, self.initial_delay * 2 ** (attempt - 1))
+        return random.uniform(0, ceiling) if self.jitter else ceiling
+
+
+@dataclass
+class Context:
+    """What every operation of one client shares."""
+
+    retry: RetryPolicy
+    budgets: dict[EndpointKind, Budget]
+    clock: Clock
+    redact: Callable[[str], str]
+    # Requests sent per endpoint kind, retries included.
+    sent: Counter[str] = field(default_factory=Counter)
+
+
+def send(
+    ctx: Context,
+    call: Call,
+    read: Callable[[httpx.Response], T],
+    *,
+    deadline: float | None = None,
+    trigger: bool = False,
+) -> Op[T]:
+    """Send ``call`` until ``read`` accepts the answer, or raise the typed error.
+
+    ``trigger`` limits retries to failures that provably did not reach Braze. ``deadline`` (a
+    monotonic time) caps the policy's own deadline.
+    """
+    policy, clock = ctx.retry, ctx.clock
+    give_up_at = clock.monotonic() + policy.deadline
+    if deadline is not None:
+        give_up_at = min(give_up_at, deadline)
+    budget = ctx.budgets.get(call.kind)
+    for attempt in count(1):
+        outcome = yield from _send_within_budget(ctx, call, budget, give_up_at)
+        try:
+            if isinstance(outcome, httpx.TransportError):
+                raise transport_error(call, outcome, ctx.redact)
+            if not outcome.is_success:
+                raise error_for(call, outcome, ctx.redact)
+            return read(outcome)
+        except BrazeCDIError as error:
+            retry = error.retryable and not (trigger and may_have_reached_braze(error))
+            if not retry or attempt >= policy.max_attempts:
+                raise
+            delay = _pause(policy, attempt, error, budget)
+            if clock.monotonic() + delay > give_up_at:
+                raise
+            logger.info(
+                "%s failed (%s); attempt %d of %d in %.1fs.",
+                call,
+                error.message,
+                attempt + 1,
+                policy.max_attempts,
+                delay,
+            )
+        yield Sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _send_within_budget(
+    ctx: Context, call: Call, budget: Budget | None, give_up_at: float
+) -> Op[httpx.Response | httpx.TransportError]:
+    if budget is None:
+        outcome: httpx.Response | httpx.TransportError = yield Send(call)
+        ctx.sent[call.kind] += 1
+        return outcome
+    now = ctx.clock.monotonic()
+    reservation = budget.reserve(now)
+    if reservation.start > give_up_at:
+        reservation.cancel()
+        raise BrazeRateLimited(
+            f"{call}: the client-side budget of {budget.limit.calls} calls per "
+            f"{budget.limit.period:g}s allows the next call only after the deadline.",
+            retry_after=reservation.start - now,
+            hint="Other calls of this process use the same workspace's budget.",
+        )
+    try:
+        if reservation.start > now:
+            yield Sleep(reservation.start - now)
+        outcome = yield Send(call)
+        ctx.sent[call.kind] += 1
+    finally:
+        reservation.release(ctx.clock.monotonic())
+    if isinstance(outcome, httpx.Response) and rate_limit_exhausted(outcome):
+        reset_in = rate_limit_wait(outcome)
+        budget.exhausted(
+            ctx.clock.monotonic(), budget.limit.period if reset_in is None else reset_in
+        )
+    return outcome
+
+
+def _pause(policy: RetryPolicy, attempt: int, error: BrazeCDIError, budget: Budget | None) -> float:
+    if isinstance(error, BrazeRateLimited) and error.retry_after is not None:
+        # Never longer than the window, whatever the headers say.
+        window = budget.limit.period if budget is not None else 60.0
+        return min(error.retry_after, window)
+    return policy.backoff(attempt)

@@ -1,0 +1,339 @@
+"""Starting a sync and waiting for the job it started.
+
+Braze's trigger answers with no job id, and its job list has no ids and no documented order. So
+a sync is found by time, in Braze's own clock only: before triggering, note the newest job; the
+sync's job is then the oldest job that started after it. It may take a few polls to appear.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import count
+from typing import Literal
+
+from ._errors import BrazeCDIError, SyncAlreadyRunning, SyncFailed, SyncTimeout
+from ._listing import BEGINNING, scan_jobs
+from ._models import JobStatus, SyncHandle, SyncJob, SyncResult
+from ._protocol import Op, Sleep, may_have_reached_braze, trigger_call
+from ._retry import Context, send
+
+logger = logging.getLogger("braze_cdi")
+
+IfRunning = Literal["wait", "attach", "fail"]
+_FAILED = (JobStatus.ERROR, JobStatus.CONFIG_ERROR)
+
+
+@dataclass(frozen=True)
+class Polling:
+    """Poll every ``interval`` seconds at first, slowing gently to ``max_interval`` while a job
+    runs."""
+
+    interval: float
+    max_interval: float
+
+    def after(self, interval: float) -> float:
+        return min(interval * 1.5, max(self.interval, self.max_interval))
+
+
+def sync_and_wait(
+    ctx: Context,
+    integration_id: str,
+    *,
+    if_running: IfRunning,
+    timeout: float,
+    polling: Polling,
+    fail_on_partial: bool,
+) -> Op[SyncResult]:
+    began = ctx.clock.monotonic()
+    handle = yield from start_sync(
+        ctx, integration_id, if_running=if_running, deadline=began + timeout, polling=polling
+    )
+    job = yield from _wait(
+        ctx, handle, deadline=began + timeout, polling=polling, fail_on_partial=fail_on_partial
+    )
+    return _result(ctx, handle, job, began)
+
+
+def wait_for_sync(
+    ctx: Context, handle: SyncHandle, *, timeout: float, polling: Polling, fail_on_partial: bool
+) -> Op[SyncResult]:
+    began = ctx.clock.monotonic()
+    job = yield from _wait(
+        ctx, handle, deadline=began + timeout, polling=polling, fail_on_partial=fail_on_partial
+    )
+    return _result(ctx, handle, job, began)
+
+
+def _result(ctx: Context, handle: SyncHandle, job: SyncJob, began: float) -> SyncResult:
+    return SyncResult(
+        integration_id=handle.integration_id,
+        job=job,
+        triggered=handle.triggered,
+        waited_seconds=ctx.clock.monotonic() - began,
+        status_calls=ctx.sent["status"],
+    )
+
+
+def start_sync(
+    ctx: Context, integration_id: str, *, if_running: IfRunning, deadline: float, polling: Polling
+) -> Op[SyncHandle]:
+    """Trigger a sync (or adopt the running one) and return where to find its job."""
+    while True:
+        scan = yield from scan_jobs(ctx, integration_id, since=None, deadline=deadline)
+        newest = scan.newest[0] if scan.newest else None
+        if newest is not None and not newest.finished:
+            previous = scan.newest[1] if len(scan.newest) > 1 else None
+            if if_running == "fail":
+                raise SyncAlreadyRunning(
+                    f"Integration {integration_id} is already syncing (job started "
+                    f"{newest.sync_start_time}, status {newest.job_status}).",
+                    hint="Use if_running='wait' or 'attach' to not fail here.",
+                )
+            if if_running == "attach":
+                logger.info(
+                    "Integration %s is already syncing (job started %s); attaching to it.",
+                    integration_id,
+                    newest.sync_start_time,
+                )
+                return SyncHandle(
+                    integration_id=integration_id, previous_job=previous, triggered=False
+                )
+            logger.info(
+                "Integration %s is already syncing (job started %s); waiting for it to end "
+                "before triggering.",
+                integration_id,
+                newest.sync_start_time,
+            )
+            yield from _follow(ctx, integration_id, previous, deadline=deadline, polling=polling)
+            continue
+        running = yield from _trigger(ctx, integration_id, newest, deadline=deadline)
+        if running is None:
+            return SyncHandle(integration_id=integration_id, previous_job=newest, triggered=True)
+        # A job Braze did not list yet is running (a scheduled run, or another caller's).
+        if if_running == "fail":
+            raise running
+        if if_running == "attach":
+            logger.info("Integration %s is already syncing; attaching to it.", integration_id)
+            return SyncHandle(integration_id=integration_id, previous_job=newest, triggered=False)
+        logger.info(
+            "Integration %s is already syncing; waiting for it to end before triggering.",
+            integration_id,
+        )
+        yield from _follow(ctx, integration_id, newest, deadline=deadline, polling=polling)
+
+
+def _trigger(
+    ctx: Context, integration_id: str, previous: SyncJob | None, *, deadline: float
+) -> Op[SyncAlreadyRunning | None]:
+    """Trigger once, whatever it takes; return the refusal if another job is running.
+
+    When a trigger may have reached Braze without us hearing back, it is not simply sent again:
+    a job newer than ``previous`` means it worked, and so does a resend that Braze refuses
+    with "Another job is in progress".
+    """
+    unknown: BrazeCDIError | None = None
+    for attempt in count(1):
+        try:
+            yield from send(
+                ctx, trigger_call(integration_id), _ignore, deadline=deadline, trigger=True
+            )
+        except SyncAlreadyRunning as running:
+            if unknown is None:
+                return running
+            logger.info(
+                "Integration %s: the resent trigger found a job in progress, so the first one "
+                "started it.",
+                integration_id,
+            )
+            return None
+        except BrazeCDIError as error:
+            if not may_have_reached_braze(error):
+                raise
+            unknown = error
+            delay = ctx.retry.backoff(attempt)
+            if attempt >= ctx.retry.max_attempts or ctx.clock.monotonic() + delay >= deadline:
+                raise _unresolved(error) from None
+            logger.warning(
+                "Integration %s: the trigger's outcome is unknown (%s); checking the job list "
+                "before sending it again.",
+                integration_id,
+                error.message,
+            )
+            yield Sleep(delay)
+            try:
+                scan = yield from scan_jobs(
+                    ctx, integration_id, since=_after(previous) or BEGINNING, deadline=deadline
+                )
+            except BrazeCDIError:
+                raise _unresolved(error) from None
+            if _newer(scan.since, previous):
+                logger.info(
+                    "Integration %s: a new job appeared, so the trigger worked.", integration_id
+                )
+                return None
+        else:
+            logger.info("Triggered a sync of integration %s.", integration_id)
+            return None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _ignore(_: object) -> None:
+    return None
+
+
+def _unresolved(error: BrazeCDIError) -> BrazeCDIError:
+    # Retrying blindly could start a second sync, so this one is final.
+    error.retryable = False
+    error.hint = (
+        "The trigger may have reached Braze: look at the integration's jobs before triggering "
+        "again (if_running='attach' adopts a running one)."
+    )
+    return error
+
+
+def _wait(
+    ctx: Context, handle: SyncHandle, *, deadline: float, polling: Polling, fail_on_partial: bool
+) -> Op[SyncJob]:
+    job = yield from _follow(
+        ctx,
+        handle.integration_id,
+        handle.previous_job,
+        deadline=deadline,
+        polling=polling,
+        handle=handle,
+    )
+    if job.job_status in _FAILED or (fail_on_partial and job.job_status == JobStatus.PARTIAL):
+        hint = {
+            JobStatus.CONFIG_ERROR: "The integration's configuration is wrong; check it in the "
+            "Braze dashboard.",
+            JobStatus.PARTIAL: "Some rows failed; Braze's dashboard lists why.",
+        }.get(JobStatus(job.job_status), "Braze's dashboard shows the sync's log.")
+        raise SyncFailed(
+            f"The sync of integration {handle.integration_id} ended {job.job_status}: "
+            f"{_rows(job)}. {hint}",
+            integration_id=handle.integration_id,
+            job=job,
+        )
+    return job
+
+
+def _follow(
+    ctx: Context,
+    integration_id: str,
+    previous: SyncJob | None,
+    *,
+    deadline: float,
+    polling: Polling,
+    handle: SyncHandle | None = None,
+) -> Op[SyncJob]:
+    """Poll until the oldest job newer than ``previous`` has finished, and return it."""
+    interval = polling.interval
+    job: SyncJob | None = None
+    problem: BrazeCDIError | None = None
+    while True:
+        try:
+            scan = yield from scan_jobs(
+                ctx, integration_id, since=_after(previous) or BEGINNING, deadline=deadline
+            )
+        except BrazeCDIError as error:
+            # The job goes on at Braze whatever our polls meet; only the deadline ends the wait.
+            if not error.retryable:
+                raise
+            problem = error
+            logger.warning(
+                "Integration %s: could not read its jobs (%s); trying again at the next poll.",
+                integration_id,
+                error.message,
+            )
+        else:
+            problem = None
+            newer = _newer(scan.since, previous)
+            if newer:
+                current = min(newer, key=_start)
+                _log_change(integration_id, job, current)
+                job = current
+                if job.finished:
+                    return job
+            else:
+                logger.debug("Integration %s: its new job is not listed yet.", integration_id)
+        now = ctx.clock.monotonic()
+        if now >= deadline:
+            raise _timeout(integration_id, job, problem, handle)
+        yield Sleep(min(interval, deadline - now))
+        if job is not None:
+            interval = polling.after(interval)
+
+
+def _timeout(
+    integration_id: str,
+    job: SyncJob | None,
+    problem: BrazeCDIError | None,
+    handle: SyncHandle | None,
+) -> SyncTimeout:
+    if job is None:
+        state = "no new job appeared in Braze's job list"
+    else:
+        state = f"the job started {job.sync_start_time} was still {job.job_status}"
+    if problem is not None:
+        state += f"; the last poll failed: {problem.message}"
+    return SyncTimeout(
+        f"The wait for integration {integration_id} ran out: {state}. Braze has no cancel call, "
+        "so a running job goes on; wait again with the handle, or with if_running='attach'.",
+        integration_id=integration_id,
+        job=job,
+        handle=handle,
+    )
+
+
+def _log_change(integration_id: str, before: SyncJob | None, now: SyncJob) -> None:
+    if before is not None and before.job_status == now.job_status:
+        logger.debug(
+            "Integration %s: job started %s is %s.",
+            integration_id,
+            now.sync_start_time,
+            now.job_status,
+        )
+    elif now.finished:
+        logger.info(
+            "Integration %s: job started %s ended %s: %s.",
+            integration_id,
+            now.sync_start_time,
+            now.job_status,
+            _rows(now),
+        )
+    elif isinstance(now.job_status, JobStatus):
+        logger.info(
+            "Integration %s: job started %s is %s.",
+            integration_id,
+            now.sync_start_time,
+            now.job_status,
+        )
+    else:
+        logger.warning(
+            "Integration %s: job started %s has a status Braze does not document (%r); it is not "
+            "taken as finished.",
+            integration_id,
+            now.sync_start_time,
+            now.job_status,
+        )
+
+
+def _rows(job: SyncJob) -> str:
+    synced = "?" if job.rows_synced is None else f"{job.rows_synced:,}"
+    failed = "?" if job.rows_failed_with_errors is None else f"{job.rows_failed_with_errors:,}"
+    return f"{synced} rows synced, {failed} failed"
+
+
+def _after(job: SyncJob | None) -> datetime | None:
+    return None if job is None else job.sync_start_time
+
+
+def _start(job: SyncJob) -> datetime:
+    return job.sync_start_time or BEGINNING
+
+
+def _newer(jobs: list[SyncJob], previous: SyncJob | None) -> list[SyncJob]:
+    after = _after(previous)
+    return [job for job in jobs if after is None or _start(job) > after]

@@ -1,0 +1,528 @@
+"""An in-memory Braze CDI server: the three endpoints, as Braze documents them."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+import secrets
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import formatdate
+from random import Random
+from typing import Any, Literal
+from urllib.parse import unquote
+
+import httpx
+
+from .._clock import SYSTEM_CLOCK, Clock
+from .._rate_limit import EndpointKind, RateLimits
+from ._server import serve
+
+Outcome = Literal["success", "partial", "error", "config_error"]
+Order = Literal["newest_first", "oldest_first", "shuffled"]
+
+ALL_PERMISSIONS = frozenset(
+    {"cdi.integration_sync", "cdi.integration_list", "cdi.integration_job_status"}
+)
+_NEEDS: dict[EndpointKind, str] = {
+    "trigger": "cdi.integration_sync",
+    "list": "cdi.integration_list",
+    "status": "cdi.integration_job_status",
+}
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_ROUTES = [
+    (re.compile(r"/cdi/integrations"), "GET", "list"),
+    (re.compile(r"/cdi/integrations/([^/]+)/sync"), "POST", "trigger"),
+    (re.compile(r"/cdi/integrations/([^/]+)/job_sync_status"), "GET", "status"),
+]
+
+
+@dataclass
+class FakeJob:
+    """One sync job. Times are in the fake's clock (``clock.time()``), before any skew."""
+
+    start: float
+    duration: float
+    outcome: Outcome
+    rows_synced: int
+    rows_failed: int
+    listed_from: float
+    triggered: bool
+    running_status: str = "running"
+    hidden: bool = False
+
+    def status(self, now: float) -> str:
+        return self.outcome if now >= self.start + self.duration else self.running_status
+
+    def to_json(self, now: float, skew: float) -> dict[str, Any]:
+        finished = now >= self.start + self.duration
+        done = self.start + self.duration
+        return {
+            "job_status": self.status(now),
+            "sync_start_time": _iso(self.start + skew),
+            "sync_finish_time": _iso(done + skew) if finished else None,
+            "last_timestamp_synced": _iso(self.start + skew - 60) if finished else None,
+            "rows_synced": self.rows_synced if finished else 0,
+            "rows_failed_with_errors": self.rows_failed if finished else 0,
+        }
+
+
+@dataclass
+class FakeIntegration:
+    """One integration and its job history. Change the attributes to change what the next
+    triggered job does."""
+
+    integration_id: str
+    name: str
+    duration: float = 1.0
+    outcome: Outcome = "success"
+    rows_synced: int = 1000
+    rows_failed: int = 0
+    job_appears_after: float = 0.0
+    running_status: str = "running"
+    integration_type: str = "users"
+    warehouse_type: str = "SNOWFLAKE"
+    jobs: list[FakeJob] = field(default_factory=list)
+
+    @property
+    def triggered_jobs(self) -> int:
+        """How many jobs the trigger endpoint started."""
+        return sum(job.triggered for job in self.jobs)
+
+    def running_job(self, now: float) -> FakeJob | None:
+        return next((j for j in self.jobs if now < j.start + j.duration), None)
+
+    def new_job(self, now: float, *, triggered: bool, **overrides: Any) -> FakeJob:
+        # Braze runs one job at a time, so start times strictly increase.
+        start = max([now, *(j.start + 0.001 for j in self.jobs)])
+        settings: dict[str, Any] = {
+            "duration": self.duration,
+            "outcome": self.outcome,
+            "running_status": self.running_status,
+            **overrides,
+        }
+        outcome = settings["outcome"]
+        synced = {"success": self.rows_synced, "partial": self.rows_synced}.get(outcome, 0)
+        failed = {"partial": max(self.rows_failed, 1), "error": self.rows_failed}.get(outcome, 0)
+        job = FakeJob(
+            start=start,
+            duration=settings["duration"],
+            outcome=outcome,
+            rows_synced=settings.get("rows_synced", synced),
+            rows_failed=settings.get("rows_failed", failed),
+            listed_from=start + settings.get("job_appears_after", self.job_appears_after),
+            triggered=triggered,
+            running_status=settings["running_status"],
+        )
+        self.jobs.append(job)
+        return job
+
+    def to_json(self, now: float, skew: float) -> dict[str, Any]:
+        listed = [j for j in self.jobs if now >= j.listed_from and not j.hidden]
+        last = max(listed, key=lambda j: j.start, default=None)
+        return {
+            "integration_id": self.integration_id,
+            "app_group_id": "fake-workspace",
+            "integration_name": self.name,
+            "integration_type": self.integration_type,
+            "integration_status": "active",
+            "contact_emails": "data-team@example.com",
+            "last_updated_at": _iso(now + skew),
+            "warehouse_type": self.warehouse_type,
+            "last_job_start_time": _iso(last.start + skew) if last else None,
+            "last_job_status": last.status(now) if last else None,
+            "next_scheduled_run": _iso(now + skew + 3600),
+        }
+
+
+@dataclass
+class Fault:
+    """A scripted misbehaviour, used by the next matching ``times`` requests.
+
+    ``status`` and ``body`` replace Braze's answer (``headers`` go with them, or are added to
+    the real answer); ``drop`` closes the connection instead of answering; ``delay`` holds the
+    answer back (past the client's timeout, the client times out). With ``takes_effect``
+    Braze processes the request first (a trigger starts its job); a fault that replaces
+    nothing always does.
+    """
+
+    endpoint: EndpointKind | None = None
+    integration_id: str | None = None
+    status: int | None = None
+    body: str | bytes | dict[str, Any] | list[Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False
+    delay: float = 0.0
+    takes_effect: bool = False
+    times: int = 1
+
+    @property
+    def replaces(self) -> bool:
+        return self.status is not None or self.body is not None
+
+    def matches(self, kind: EndpointKind, integration_id: str | None) -> bool:
+        return (
+            self.times > 0
+            and self.endpoint in (None, kind)
+            and self.integration_id in (None, integration_id)
+        )
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """A request the fake received (the authorization header is never kept)."""
+
+    method: str
+    path: str
+    kind: EndpointKind | None
+    integration_id: str | None
+    status: int | None  # None when the connection was dropped
+    time: float
+
+
+@dataclass
+class Reply:
+    """What the fake answers: a response (``None`` drops the connection), after ``delay``."""
+
+    response: httpx.Response | None
+    delay: float = 0.0
+
+
+class FakeBraze(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """An in-memory Braze CDI server for tests and demos.
+
+    Use it in-process as the ``transport=`` of a client (sync or async), or serve it on
+    loopback with ``with fake.serve() as url:``; both run the same code. It implements the
+    three CDI endpoints with Braze's documented pagination (10 per page, ``Link`` headers),
+    rate limits and their ``X-RateLimit-*`` headers, "Another job is in progress" while a job
+    runs, key and permission checks, and lets a test script faults (:meth:`inject`). Every
+    request is recorded in ``requests``.
+
+    Args:
+        api_key: The key it accepts (with every CDI permission); a random one by default.
+        clock: Its time source; share a ``FakeClock`` with the client for instant tests.
+        rate_limits: The workspace's limits; ``None`` turns limiting off.
+        page_size: Items per page (Braze: 10).
+        order: How job lists are ordered, which Braze does not document: ``"newest_first"``,
+            ``"oldest_first"`` or ``"shuffled"``.
+        clock_skew: Seconds Braze's clock is ahead of ours (negative: behind).
+
+    Examples:
+        >>> from braze_cdi import BrazeCDIClient
+        >>> from braze_cdi.testing import FakeBraze
+        >>> fake = FakeBraze()
+        >>> integration = fake.add_integration(name="users", history=3)
+        >>> with fake.serve() as url, BrazeCDIClient(fake.api_key, url) as client:
+        ...     [i.integration_name for i in client.list_integrations()]
+        ['users']
+        >>> fake.count("list")
+        1
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        clock: Clock | None = None,
+        rate_limits: RateLimits | None = RateLimits(),  # noqa: B008 (immutable)
+        page_size: int = 10,
+        order: Order = "newest_first",
+        clock_skew: float = 0.0,
+    ) -> None:
+        self.api_key = api_key or f"fake-{secrets.token_hex(16)}"
+        self.clock: Clock = clock if clock is not None else SYSTEM_CLOCK
+        self.rate_limits = rate_limits
+        self.page_size = page_size
+        self.order = order
+        self.clock_skew = clock_skew
+        self.integrations: dict[str, FakeIntegration] = {}
+        self.keys: dict[str, frozenset[str]] = {self.api_key: ALL_PERMISSIONS}
+        self.faults: list[Fault] = []
+        self.requests: list[RecordedRequest] = []
+        self._windows: dict[EndpointKind, tuple[int, int]] = {}
+        self._lock = threading.RLock()
+        self._random = Random(0)
+
+    # --- setting the scene ------------------------------------------------------------------
+
+    def add_integration(
+        self,
+        integration_id: str | None = None,
+        *,
+        name: str | None = None,
+        history: int = 0,
+        **settings: Any,
+    ) -> FakeIntegration:
+        """Add an integration with ``history`` finished jobs in its past.
+
+        ``settings`` are :class:`FakeIntegration` attributes: ``duration`` (seconds),
+        ``outcome``, ``rows_synced``, ``rows_failed``, ``job_appears_after`` (seconds before a
+        triggered job is listed), ``running_status``.
+        """
+        with self._lock:
+            integration_id = integration_id or str(uuid.UUID(int=self._random.getrandbits(128)))
+            integration = FakeIntegration(
+                integration_id, name or f"integration-{len(self.integrations) + 1}", **settings
+            )
+            now = self.clock.time()
+            for age in range(history, 0, -1):
+                integration.new_job(
+                    now - 3600 * age, triggered=False, duration=60.0, outcome="success"
+                )
+            self.integrations[integration_id] = integration
+            return integration
+
+    def start_job(self, integration_id: str, **settings: Any) -> FakeJob:
+        """Start a job the way Braze's own schedule does (not through the API)."""
+        with self._lock:
+            return self.integrations[integration_id].new_job(
+                self.clock.time(), triggered=False, **settings
+            )
+
+    def add_key(
+        self, api_key: str, permissions: set[str] | frozenset[str] = ALL_PERMISSIONS
+    ) -> None:
+        """Accept another key, with only the given permissions."""
+        with self._lock:
+            self.keys[api_key] = frozenset(permissions)
+
+    def inject(self, endpoint: EndpointKind | None = None, **fault: Any) -> Fault:
+        """Script a fault for the next matching requests; see :class:`Fault`."""
+        with self._lock:
+            self.faults.append(item := Fault(endpoint=endpoint, **fault))
+            return item
+
+    # --- what happened ------------------------------------------------------------------------
+
+    def count(
+        self,
+        kind: EndpointKind | None = None,
+        *,
+        status: int | None = None,
+        integration_id: str | None = None,
+    ) -> int:
+        """How many recorded requests match."""
+        with self._lock:
+            return sum(
+                kind in (None, r.kind)
+                and status in (None, r.status)
+                and integration_id in (None, r.integration_id)
+                for r in self.requests
+            )
+
+    # --- serving ------------------------------------------------------------------------------
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        reply = self.reply(request)
+        read_timeout = request.extensions.get("timeout", {}).get("read")
+        if read_timeout is not None and reply.delay >= read_timeout:
+            self.clock.sleep(read_timeout)
+            raise httpx.ReadTimeout("timed out", request=request)
+        if reply.delay:
+            self.clock.sleep(reply.delay)
+        if reply.response is None:
+            raise httpx.RemoteProtocolError(
+                "Server disconnected without sending a response.", request=request
+            )
+        return reply.response
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        reply = self.reply(request)
+        read_timeout = request.extensions.get("timeout", {}).get("read")
+        if read_timeout is not None and reply.delay >= read_timeout:
+            await self.clock.asleep(read_timeout)
+            raise httpx.ReadTimeout("timed out", request=request)
+        if reply.delay:
+            await self.clock.asleep(reply.delay)
+        if reply.response is None:
+            raise httpx.RemoteProtocolError(
+                "Server disconnected without sending a response.", request=request
+            )
+        return reply.response
+
+    @contextmanager
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+        """Serve the fake over HTTP on loopback; yields its base URL."""
+        with serve(self, host, port) as url:
+            yield url
+
+    def reply(self, request: httpx.Request) -> Reply:
+        """The answer to one request: the heart of the fake, used by every way of serving it."""
+        with self._lock:
+            now = self.clock.time()
+            kind, integration_id, route_error = _route(request)
+            fault = next((f for f in self.faults if kind and f.matches(kind, integration_id)), None)
+            if fault is not None:
+                fault.times -= 1
+            response = route_error
+            if response is None and (
+                fault is None or fault.takes_effect or not (fault.replaces or fault.drop)
+            ):
+                response = self._answer(request, kind, integration_id, now)
+            if fault is not None:
+                if fault.drop:
+                    response = None
+                elif fault.replaces:
+                    response = _fault_response(fault, self._date(now))
+                elif response is not None:
+                    response.headers.update(fault.headers)
+            self.requests.append(
+                RecordedRequest(
+                    request.method,
+                    request.url.path,
+                    kind,
+                    integration_id,
+                    None if response is None else response.status_code,
+                    now,
+                )
+            )
+            return Reply(response, fault.delay if fault is not None else 0.0)
+
+    # --- the endpoints ------------------------------------------------------------------------
+
+    def _answer(
+        self,
+        request: httpx.Request,
+        kind: EndpointKind | None,
+        integration_id: str | None,
+        now: float,
+    ) -> httpx.Response:
+        assert kind is not None
+        date = self._date(now)
+        key = request.headers.get("authorization", "").removeprefix("Bearer ")
+        if key not in self.keys:
+            return _json(401, {"message": "Invalid API key"}, date)
+        if _NEEDS[kind] not in self.keys[key]:
+            return _json(403, {"message": "Access Denied"}, date)
+        limit_headers, allowed = self._spend(kind, now)
+        if not allowed:
+            return _json(429, {"message": "API rate limit exceeded"}, date, limit_headers)
+        integration = self.integrations.get(integration_id) if integration_id else None
+        if integration_id is not None and integration is None:
+            if kind == "trigger" and _UUID.fullmatch(integration_id):
+                return _json(404, {"message": "Integration not found"}, date, limit_headers)
+            return _json(400, {"message": "Invalid integration ID"}, date, limit_headers)
+        cursor = request.url.params.get("cursor")
+        if kind == "trigger":
+            assert integration is not None
+            if integration.running_job(now):
+                return _json(429, {"message": "Another job is in progress"}, date, limit_headers)
+            integration.new_job(now, triggered=True)
+            return _json(202, {"message": "success"}, date, limit_headers)
+        if kind == "list":
+            items = [i.to_json(now, self.clock_skew) for i in self.integrations.values()]
+        else:
+            assert integration is not None
+            jobs = [j for j in integration.jobs if now >= j.listed_from and not j.hidden]
+            items = [j.to_json(now, self.clock_skew) for j in self._ordered(jobs)]
+        return self._page(request, items, cursor, date, limit_headers)
+
+    def _ordered(self, jobs: list[FakeJob]) -> list[FakeJob]:
+        ordered = sorted(jobs, key=lambda j: j.start, reverse=self.order != "oldest_first")
+        if self.order == "shuffled":
+            Random(len(jobs)).shuffle(ordered)
+        return ordered
+
+    def _page(
+        self,
+        request: httpx.Request,
+        items: list[dict[str, Any]],
+        cursor: str | None,
+        date: str,
+        headers: dict[str, str],
+    ) -> httpx.Response:
+        offset = 0 if cursor is None else _decode_cursor(cursor)
+        if offset is None or offset > len(items):
+            return _json(400, {"message": "Invalid cursor"}, date, headers)
+        links = []
+        path = request.url.path
+        if offset > 0:
+            links.append(
+                f'<{path}?cursor={_encode_cursor(max(0, offset - self.page_size))}>; rel="prev"'
+            )
+        if offset + self.page_size < len(items):
+            links.append(f'<{path}?cursor={_encode_cursor(offset + self.page_size)}>; rel="next"')
+        if links:
+            headers = {**headers, "Link": ",".join(links)}
+        body = {"results": items[offset : offset + self.page_size], "message": "success"}
+        return _json(200, body, date, headers)
+
+    def _spend(self, kind: EndpointKind, now: float) -> tuple[dict[str, str], bool]:
+        """Count the request against its fixed window (Braze's clock); the headers to send."""
+        limit = self.rate_limits.for_kind(kind) if self.rate_limits else None
+        if limit is None:
+            return {}, True
+        braze_now = now + self.clock_skew
+        window = math.floor(braze_now / limit.period)
+        start, used = self._windows.get(kind, (window, 0))
+        if start != window:
+            used = 0
+        allowed = used < limit.calls
+        used += allowed
+        self._windows[kind] = (window, used)
+        return {
+            "X-RateLimit-Limit": str(limit.calls),
+            "X-RateLimit-Remaining": str(limit.calls - used),
+            "X-RateLimit-Reset": str(math.ceil((window + 1) * limit.period)),
+        }, allowed
+
+    def _date(self, now: float) -> str:
+        return formatdate(now + self.clock_skew, usegmt=True)
+
+
+def _route(request: httpx.Request) -> tuple[EndpointKind | None, str | None, httpx.Response | None]:
+    path = request.url.raw_path.split(b"?")[0].decode()
+    for pattern, method, kind in _ROUTES:
+        match = pattern.fullmatch(path)
+        if match:
+            integration_id = unquote(match.group(1)) if match.groups() else None
+            if request.method != method:
+                return kind, integration_id, _json(405, {"message": "Method not allowed"}, "")  # type: ignore[return-value]
+            return kind, integration_id, None  # type: ignore[return-value]
+    return None, None, _json(404, {"message": "Not found"}, "")
+
+
+def _fault_response(fault: Fault, date: str) -> httpx.Response:
+    status = fault.status if fault.status is not None else 200
+    body = fault.body
+    if body is None:
+        body = {"message": httpx.codes.get_reason_phrase(status)}
+    if isinstance(body, dict | list):
+        return _json(status, body, date, fault.headers)
+    content = body.encode() if isinstance(body, str) else body
+    headers = {"Date": date, "Content-Type": "text/html", **fault.headers}
+    return httpx.Response(status, content=content, headers=headers)
+
+
+def _json(
+    status: int, body: Any, date: str, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    all_headers = {
+        "Content-Type": "application/json",
+        **({"Date": date} if date else {}),
+        **(headers or {}),
+    }
+    return httpx.Response(status, content=json.dumps(body).encode(), headers=all_headers)
+
+
+def _iso(epoch: float) -> str:
+    moment = datetime.fromtimestamp(epoch, tz=timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"skip:{offset}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> int | None:
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode()).decode()
+        return int(text.removeprefix("skip:")) if text.startswith("skip:") else None
+    except ValueError:
+        return None
