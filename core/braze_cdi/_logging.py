@@ -22,9 +22,14 @@ class RunLog(Protocol):
 
 
 _target: ContextVar[tuple[RunLog, int] | None] = ContextVar("braze_cdi_run_log", default=None)
-_lock = threading.Lock()
-_active = 0
-_level_before = logging.NOTSET
+
+
+class _Installed:
+    """How many blocks forward now, and the level to restore when the last one ends."""
+
+    lock = threading.Lock()
+    count = 0
+    level_before = logging.NOTSET
 
 
 class _Forward(logging.Handler):
@@ -41,21 +46,20 @@ _handler = _Forward()
 def forward_logs(run_log: RunLog, level: int = logging.INFO) -> Iterator[None]:
     """While the block runs, records of logger ``braze_cdi`` at ``level`` or above made in this
     thread or task also go to ``run_log``. Concurrent blocks each get only their own records."""
-    global _active, _level_before
     token = _target.set((run_log, level))
-    with _lock:
-        if _active == 0:
-            _level_before = logger.level
+    with _Installed.lock:
+        if _Installed.count == 0:
+            _Installed.level_before = logger.level
             logger.addHandler(_handler)
-        _active += 1
+        _Installed.count += 1
         if logger.getEffectiveLevel() > level:
             logger.setLevel(level)
     try:
         yield
     finally:
         _target.reset(token)
-        with _lock:
-            _active -= 1
-            if _active == 0:
+        with _Installed.lock:
+            _Installed.count -= 1
+            if _Installed.count == 0:
                 logger.removeHandler(_handler)
-                logger.setLevel(_level_before)
+                logger.setLevel(_Installed.level_before)

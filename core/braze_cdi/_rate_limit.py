@@ -80,10 +80,13 @@ class Budget:
         self._hold_until = -math.inf
         self._lock = threading.Lock()
 
-    def reserve(self, now: float) -> Reservation:
+    def reserve(self, now: float) -> Reservation | None:
+        """Promise the slot that frees first, or ``None`` while every slot awaits an answer."""
         with self._lock:
             slot = min(range(len(self._free_at)), key=self._free_at.__getitem__)
             previous = self._free_at[slot]
+            if previous == math.inf:
+                return None
             start = max(now, previous, self._hold_until)
             self._free_at[slot] = math.inf  # taken until released
             return Reservation(self, slot, start, previous)

@@ -120,16 +120,15 @@ def _send_within_budget(
         outcome: httpx.Response | httpx.TransportError = yield Send(call)
         ctx.sent[call.kind] += 1
         return outcome
-    now = ctx.clock.monotonic()
-    reservation = budget.reserve(now)
+    # While every slot waits for an answer, none can be promised yet (a slot frees a period
+    # after its answer): look again after a fair share of the period.
+    while (reservation := budget.reserve(now := ctx.clock.monotonic())) is None:
+        if now >= give_up_at:
+            raise _over_budget(call, budget, retry_after=budget.limit.period)
+        yield Sleep(min(budget.limit.period / budget.limit.calls, give_up_at - now))
     if reservation.start > give_up_at:
         reservation.cancel()
-        raise BrazeRateLimited(
-            f"{call}: the client-side budget of {budget.limit.calls} calls per "
-            f"{budget.limit.period:g}s allows the next call only after the deadline.",
-            retry_after=reservation.start - now,
-            hint="Other calls of this process use the same workspace's budget.",
-        )
+        raise _over_budget(call, budget, retry_after=reservation.start - now)
     try:
         if reservation.start > now:
             yield Sleep(reservation.start - now)
@@ -143,6 +142,15 @@ def _send_within_budget(
             ctx.clock.monotonic(), budget.limit.period if reset_in is None else reset_in
         )
     return outcome
+
+
+def _over_budget(call: Call, budget: Budget, *, retry_after: float) -> BrazeRateLimited:
+    return BrazeRateLimited(
+        f"{call}: the client-side budget of {budget.limit.calls} calls per "
+        f"{budget.limit.period:g}s allows the next call only after the deadline.",
+        retry_after=retry_after,
+        hint="Other calls of this process use the same workspace's budget.",
+    )
 
 
 def _pause(policy: RetryPolicy, attempt: int, error: BrazeCDIError, budget: Budget | None) -> float:
