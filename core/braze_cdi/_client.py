@@ -6,7 +6,6 @@ Everything they decide is decided in the HTTP-free operations (``_protocol``, ``
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any, Generic, TypeVar
@@ -500,6 +499,8 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
                 f"max_concurrency must be a positive integer, not {max_concurrency!r}."
             )
         ops = [self._sync_and_wait_op(integration_id, **wait_options) for integration_id in ids]
+        import asyncio  # noqa: PLC0415 (only async users pay for importing asyncio)
+
         slots = asyncio.Semaphore(max_concurrency)
 
         async def one(op: Op[SyncResult]) -> SyncResult | Exception:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Protocol
 
@@ -36,6 +35,8 @@ class SystemClock:
         time.sleep(seconds)
 
     async def asleep(self, seconds: float) -> None:
+        import asyncio  # noqa: PLC0415 (only async users pay for importing asyncio)
+
         await asyncio.sleep(seconds)
 
 

@@ -42,7 +42,7 @@ _FINISHED = frozenset(
 
 class _BrazeObject(BaseModel):
     # Fields Braze adds later are kept, not dropped.
-    model_config = ConfigDict(frozen=True, extra="allow")
+    model_config = ConfigDict(frozen=True, extra="allow", defer_build=True)
 
 
 class Integration(_BrazeObject):
@@ -96,7 +96,7 @@ class SyncHandle(BaseModel):
     ``SyncHandle.model_validate_json(text)``.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     integration_id: str
     previous_job: SyncJob | None = None
@@ -106,7 +106,7 @@ class SyncHandle(BaseModel):
 class SyncResult(BaseModel):
     """How a sync ended."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     integration_id: str
     job: SyncJob

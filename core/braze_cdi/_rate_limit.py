@@ -14,35 +14,41 @@ whatever way suits it.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import math
 import threading
 import weakref
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from ._errors import BrazeConfigError
 
 __all__ = ["Budget", "EndpointKind", "RateLimit", "RateLimits", "Reservation", "shared_budgets"]
 
 EndpointKind = Literal["trigger", "list", "status"]
 
 
-class RateLimit(BaseModel):
+@dataclass(frozen=True)
+class RateLimit:
     """At most ``calls`` requests in any ``period`` seconds."""
 
-    model_config = ConfigDict(frozen=True)
+    calls: int
+    period: float
 
-    calls: int = Field(gt=0)
-    period: float = Field(gt=0)
+    def __post_init__(self) -> None:
+        if not (isinstance(self.calls, int) and self.calls > 0 and self.period > 0):
+            raise BrazeConfigError(
+                f"A rate limit needs a positive whole number of calls and a positive period, "
+                f"not RateLimit({self.calls!r}, {self.period!r})."
+            )
 
-    def __init__(self, calls: int, period: float, /) -> None:
-        super().__init__(calls=calls, period=period)
 
+@dataclass(frozen=True)
+class RateLimits:
+    """One budget per kind of CDI endpoint; the defaults are Braze's documented limits.
 
-class RateLimits(BaseModel):
-    """One budget per kind of CDI endpoint; the defaults are Braze's documented limits."""
-
-    model_config = ConfigDict(frozen=True)
+    ``None`` for a kind sends its requests without a client-side budget.
+    """
 
     trigger: RateLimit | None = RateLimit(20, 60.0)
     list: RateLimit | None = RateLimit(50, 60.0)
@@ -55,24 +61,26 @@ class RateLimits(BaseModel):
 
 @dataclass
 class Reservation:
-    """A slot promised to one request: send at ``start`` (a monotonic time), then ``release``."""
+    """A slot promised to one request: send at ``start`` (a monotonic time), then release it."""
 
     budget: Budget
-    slot: int
     start: float
     previous: float
 
     def release(self, now: float) -> None:
-        """The request was sent (or may have been): the slot counts from ``now``."""
-        self.budget.release(self.slot, now + self.budget.limit.period)
+        """The request was sent (or may have been): the slot frees a period after ``now``."""
+        self.budget.free(now + self.budget.limit.period)
 
     def cancel(self) -> None:
         """The request was not sent: the slot is as it was."""
-        self.budget.release(self.slot, self.previous)
+        self.budget.free(self.previous)
 
 
 class Budget:
-    """The slots of one rate limit, for one workspace."""
+    """The slots of one rate limit, for one workspace: a heap of the times each slot frees.
+
+    A slot leaves the heap while its request awaits an answer, and comes back when released.
+    """
 
     def __init__(self, limit: RateLimit) -> None:
         self.limit = limit
@@ -83,17 +91,14 @@ class Budget:
     def reserve(self, now: float) -> Reservation | None:
         """Promise the slot that frees first, or ``None`` while every slot awaits an answer."""
         with self._lock:
-            slot = min(range(len(self._free_at)), key=self._free_at.__getitem__)
-            previous = self._free_at[slot]
-            if previous == math.inf:
+            if not self._free_at:
                 return None
-            start = max(now, previous, self._hold_until)
-            self._free_at[slot] = math.inf  # taken until released
-            return Reservation(self, slot, start, previous)
+            previous = heapq.heappop(self._free_at)
+            return Reservation(self, max(now, previous, self._hold_until), previous)
 
-    def release(self, slot: int, free_at: float) -> None:
+    def free(self, at: float) -> None:
         with self._lock:
-            self._free_at[slot] = free_at
+            heapq.heappush(self._free_at, at)
 
     def exhausted(self, now: float, reset_in: float) -> None:
         """Braze said the window is used up (``X-RateLimit-Remaining: 0``).
@@ -102,7 +107,7 @@ class Budget:
         someone else shares the workspace, so hold every slot until Braze's window resets.
         """
         with self._lock:
-            if any(free_at <= now for free_at in self._free_at):
+            if self._free_at and self._free_at[0] <= now:
                 self._hold_until = max(self._hold_until, now + min(reset_in, self.limit.period))
 
 

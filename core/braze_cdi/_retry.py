@@ -34,7 +34,7 @@ logger = logging.getLogger("braze_cdi")
 T = TypeVar("T")
 
 
-class RetryPolicy(BaseModel):
+class RetryPolicy(BaseModel):  # a model, so that blocks and resources can hold one
     """How transient failures are retried: exponential backoff, full jitter, a total deadline.
 
     Retried: 5xx answers, transport errors and rate-limit 429s (after the wait Braze's headers
@@ -42,7 +42,7 @@ class RetryPolicy(BaseModel):
     Braze; see ``start_sync`` for what happens when its outcome is unknown.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     max_attempts: int = Field(5, ge=1, description="Attempts per call, the first included.")
     initial_delay: float = Field(1.0, ge=0, description="Backoff before the second attempt.")

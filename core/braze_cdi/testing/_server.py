@@ -58,6 +58,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 256  # fan-out tests open many connections at once
     fake: FakeBraze
 
     def handle_error(self, request: object, client_address: object) -> None:
