@@ -87,6 +87,19 @@ class SyncJob(_BrazeObject):
             return None
         return self.sync_finish_time - self.sync_start_time
 
+    def record(self) -> dict[str, str | int | float | bool | None]:
+        """The job as one flat row (see :meth:`SyncResult.record`)."""
+        duration = self.duration
+        return {
+            "job_status": str(self.job_status),
+            "rows_synced": self.rows_synced,
+            "rows_failed_with_errors": self.rows_failed_with_errors,
+            "sync_start_time": _iso(self.sync_start_time),
+            "sync_finish_time": _iso(self.sync_finish_time),
+            "last_timestamp_synced": _iso(self.last_timestamp_synced),
+            "duration_seconds": None if duration is None else duration.total_seconds(),
+        }
+
 
 class SyncHandle(BaseModel):
     """Where a started sync can be found again, even from another process.
@@ -132,17 +145,9 @@ class SyncResult(BaseModel):
             >>> row["job_status"], row["duration_seconds"], row["sync_start_time"]
             ('success', 90.0, '2026-01-01T00:00:00+00:00')
         """
-        job = self.job
-        duration = job.duration
         return {
             "integration_id": self.integration_id,
-            "job_status": str(job.job_status),
-            "rows_synced": job.rows_synced,
-            "rows_failed_with_errors": job.rows_failed_with_errors,
-            "sync_start_time": _iso(job.sync_start_time),
-            "sync_finish_time": _iso(job.sync_finish_time),
-            "last_timestamp_synced": _iso(job.last_timestamp_synced),
-            "duration_seconds": None if duration is None else duration.total_seconds(),
+            **self.job.record(),
             "triggered": self.triggered,
             "waited_seconds": round(self.waited_seconds, 3),
             "status_calls": self.status_calls,

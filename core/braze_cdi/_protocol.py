@@ -197,8 +197,8 @@ def error_for(call: Call, response: httpx.Response, redact: Callable[[str], str]
         if call.kind == "trigger" and _job_in_progress(text, response):
             return SyncAlreadyRunning(
                 what,
-                hint="Wait for the running job (if_running='wait'), or adopt it "
-                "(if_running='attach').",
+                hint="Wait for the running job to end, or adopt it (if_running 'wait' or "
+                "'attach').",
                 **kwargs,
             )
         return BrazeRateLimited(

@@ -102,9 +102,8 @@ def send(
             if clock.monotonic() + delay > give_up_at:
                 raise
             logger.info(
-                "%s failed (%s); attempt %d of %d in %.1fs.",
-                call,
-                error.message,
+                "%s; attempt %d of %d in %.1fs.",
+                error.message.rstrip("."),
                 attempt + 1,
                 policy.max_attempts,
                 delay,

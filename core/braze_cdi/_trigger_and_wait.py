@@ -88,14 +88,14 @@ def start_sync(
             if if_running == "fail":
                 raise SyncAlreadyRunning(
                     f"Integration {integration_id} is already syncing (job started "
-                    f"{newest.sync_start_time}, status {newest.job_status}).",
+                    f"{_when(newest)}, status {newest.job_status}).",
                     hint="Use if_running='wait' or 'attach' to not fail here.",
                 )
             if if_running == "attach":
                 logger.info(
                     "Integration %s is already syncing (job started %s); attaching to it.",
                     integration_id,
-                    newest.sync_start_time,
+                    _when(newest),
                 )
                 return SyncHandle(
                     integration_id=integration_id, previous_job=previous, triggered=False
@@ -104,7 +104,7 @@ def start_sync(
                 "Integration %s is already syncing (job started %s); waiting for it to end "
                 "before triggering.",
                 integration_id,
-                newest.sync_start_time,
+                _when(newest),
             )
             yield from _follow(ctx, integration_id, previous, deadline=deadline, polling=polling)
             continue
@@ -275,9 +275,9 @@ def _timeout(
     if job is None:
         state = "no new job appeared in Braze's job list"
     else:
-        state = f"the job started {job.sync_start_time} was still {job.job_status}"
+        state = f"the job started {_when(job)} was still {job.job_status}"
     if problem is not None:
-        state += f"; the last poll failed: {problem.message}"
+        state += f"; the last poll failed: {problem.message.rstrip('.')}"
     return SyncTimeout(
         f"The wait for integration {integration_id} ran out: {state}. Braze has no cancel call, "
         "so a running job goes on; wait again with the handle, or with if_running='attach'.",
@@ -292,14 +292,14 @@ def _log_change(integration_id: str, before: SyncJob | None, now: SyncJob) -> No
         logger.debug(
             "Integration %s: job started %s is %s.",
             integration_id,
-            now.sync_start_time,
+            _when(now),
             now.job_status,
         )
     elif now.finished:
         logger.info(
             "Integration %s: job started %s ended %s: %s.",
             integration_id,
-            now.sync_start_time,
+            _when(now),
             now.job_status,
             _rows(now),
         )
@@ -307,7 +307,7 @@ def _log_change(integration_id: str, before: SyncJob | None, now: SyncJob) -> No
         logger.info(
             "Integration %s: job started %s is %s.",
             integration_id,
-            now.sync_start_time,
+            _when(now),
             now.job_status,
         )
     else:
@@ -315,7 +315,7 @@ def _log_change(integration_id: str, before: SyncJob | None, now: SyncJob) -> No
             "Integration %s: job started %s has a status Braze does not document (%r); it is not "
             "taken as finished.",
             integration_id,
-            now.sync_start_time,
+            _when(now),
             now.job_status,
         )
 
@@ -324,6 +324,11 @@ def _rows(job: SyncJob) -> str:
     synced = "?" if job.rows_synced is None else f"{job.rows_synced:,}"
     failed = "?" if job.rows_failed_with_errors is None else f"{job.rows_failed_with_errors:,}"
     return f"{synced} rows synced, {failed} failed"
+
+
+def _when(job: SyncJob) -> str:
+    start = job.sync_start_time
+    return "at an unknown time" if start is None else start.isoformat(timespec="seconds")
 
 
 def _after(job: SyncJob | None) -> datetime | None:

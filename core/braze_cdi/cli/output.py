@@ -1,0 +1,318 @@
+"""What the command prints: tables for people, JSON for scripts, one line per error.
+
+Standard output carries the answer only (a table, or JSON with ``--json``); standard error
+carries progress and errors, so ``braze-cdi ... --json | jq`` always reads clean JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import traceback
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from .._errors import (
+    BrazeAPIError,
+    BrazeCDIError,
+    BrazeConfigError,
+    BrazeTransportError,
+    SyncAlreadyRunning,
+    SyncFailed,
+    SyncTimeout,
+)
+from .._models import Integration, JobStatus, SyncHandle, SyncJob, SyncResult
+from .exit_codes import exit_code_for
+
+__all__ = [
+    "Outcome",
+    "Output",
+    "handles_table",
+    "integrations_table",
+    "jobs_table",
+    "one_line",
+    "outcome_json",
+    "results_table",
+    "rows_of",
+    "status_of",
+    "stderr_console",
+    "stdout_console",
+]
+
+#: What one integration's sync (or trigger) came to.
+Outcome = SyncResult | SyncHandle | Exception
+
+# Wide enough that a table of ids is not folded when output goes to a file or a CI log.
+_WIDTH_WHEN_NOT_A_TERMINAL = 160
+_STYLES = {
+    JobStatus.SUCCESS.value: "green",
+    JobStatus.PARTIAL.value: "yellow",
+    JobStatus.RUNNING.value: "cyan",
+    "triggered": "green",
+    "attached": "cyan",
+    "timed out": "yellow",
+}
+_FAILED_STYLE = "bold red"
+
+
+@cache
+def stdout_console() -> Console:
+    """The console of standard output."""
+    return _console(stderr=False)
+
+
+@cache
+def stderr_console() -> Console:
+    """The console of standard error: progress, logs and errors."""
+    return _console(stderr=True)
+
+
+def _console(*, stderr: bool) -> Console:
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = _WIDTH_WHEN_NOT_A_TERMINAL
+    return console
+
+
+class Output:
+    """Prints one command's answer and errors, as tables or as JSON, never showing ``secret``.
+
+    Args:
+        as_json: Print JSON for scripts instead of tables.
+        debug: Print the traceback of an error after its line.
+        secret: Text never to print (the API key), whatever an error message says.
+
+    Examples:
+        >>> Output(as_json=True).data([{"integration_id": "abc", "job_status": "success"}])
+        [
+          {
+            "integration_id": "abc",
+            "job_status": "success"
+          }
+        ]
+    """
+
+    def __init__(self, *, as_json: bool, debug: bool = False, secret: str | None = None) -> None:
+        self.as_json = as_json
+        self.debug = debug
+        self.secret = secret
+
+    def data(self, value: Any, *, indent: int | None = 2) -> None:
+        """Print JSON to standard output (on one line with ``indent=None``)."""
+        sys.stdout.write(self.redact(json.dumps(value, indent=indent, default=str)) + "\n")
+        sys.stdout.flush()
+
+    def show(self, table: Table) -> None:
+        """Print a table to standard output."""
+        stdout_console().print(table)
+
+    def error(self, error: BaseException, *, integration_id: str | None = None) -> None:
+        """One line on standard error (and its traceback with ``debug``)."""
+        line = one_line(self.redact(str(error) or type(error).__name__))
+        if integration_id is not None and integration_id not in line:
+            line = f"{integration_id}: {line}"
+        if not isinstance(error, BrazeCDIError):
+            line = f"unexpected {type(error).__name__}: {line} (--debug shows the traceback)"
+        if self.debug:
+            sys.stderr.write(self.redact("".join(traceback.format_exception(error))))
+            sys.stderr.flush()
+        stderr_console().print(Text.assemble(("Error: ", "bold red"), line), soft_wrap=True)
+
+    def fail(self, error: BaseException) -> None:
+        """Report an error that ended the whole command: its line, and with ``--json`` an
+        ``{"error": ...}`` object on standard output."""
+        if self.as_json:
+            self.data({"error": self.error_json(error)})
+        self.error(error)
+
+    def error_json(self, error: BaseException) -> dict[str, Any]:
+        """An error as JSON: its class, message, status code, retryability and exit code."""
+        return {
+            "type": type(error).__name__,
+            "message": one_line(self.redact(str(error))),
+            "status_code": getattr(error, "status_code", None),
+            "retryable": getattr(error, "retryable", False),
+            "exit_code": int(exit_code_for(error)),
+        }
+
+    def redact(self, text: str) -> str:
+        """``text`` without the secret. The core redacts its own messages; this is the second
+        lock, for anything that did not come through the core."""
+        return text.replace(self.secret, "**********") if self.secret else text
+
+
+def one_line(text: str) -> str:
+    """``text`` with every run of whitespace, newlines included, made one space."""
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def outcome_json(integration_id: str, outcome: Outcome, output: Output) -> dict[str, Any]:
+    """One integration's outcome as JSON: ``SyncResult.record()``, the ``SyncHandle``, or the
+    error with the last job seen."""
+    if isinstance(outcome, SyncResult):
+        return outcome.record()
+    if isinstance(outcome, SyncHandle):
+        return outcome.model_dump(mode="json")
+    job = _job_of(outcome)
+    return {
+        "integration_id": integration_id,
+        "job_status": None if job is None else str(job.job_status),
+        "error": output.error_json(outcome),
+        "job": None if job is None else job.model_dump(mode="json"),
+    }
+
+
+def status_of(outcome: Outcome) -> Text:
+    """A word or two for what an outcome came to, coloured."""
+    if isinstance(outcome, SyncResult):
+        word = str(outcome.job_status)
+    elif isinstance(outcome, SyncHandle):
+        word = "triggered" if outcome.triggered else "attached"
+    elif isinstance(outcome, SyncFailed):
+        return Text(str(outcome.job.job_status), style=_FAILED_STYLE)
+    else:
+        word = _error_word(outcome)
+    return Text(word, style=_STYLES.get(word, _FAILED_STYLE))
+
+
+def _error_word(error: Exception) -> str:
+    if isinstance(error, SyncTimeout):
+        return "timed out"
+    if isinstance(error, SyncAlreadyRunning):
+        return "already running"
+    if isinstance(error, BrazeConfigError):
+        return "bad input"
+    if isinstance(error, BrazeAPIError):
+        return "refused"
+    if isinstance(error, BrazeTransportError):
+        return "unreachable"
+    return "error"
+
+
+def rows_of(outcome: Outcome) -> str:
+    """Rows synced (and failed) by the outcome's job, or an empty string."""
+    job = outcome.job if isinstance(outcome, SyncResult) else _job_of(outcome)
+    if job is None or job.rows_synced is None:
+        return ""
+    failed = job.rows_failed_with_errors
+    return f"{job.rows_synced:,}" + (f" ({failed:,} failed)" if failed else "")
+
+
+def _job_of(outcome: Outcome) -> SyncJob | None:
+    return outcome.job if isinstance(outcome, SyncFailed | SyncTimeout) else None
+
+
+def integrations_table(integrations: Iterable[Integration]) -> Table:
+    """The workspace's integrations."""
+    table = _table("integration_id", "name", "type", "warehouse", "last job", "last job start")
+    for item in integrations:
+        _add_row(
+            table,
+            item.integration_id,
+            item.integration_name,
+            item.integration_type,
+            item.warehouse_type,
+            item.last_job_status,
+            _time(item.last_job_start_time),
+        )
+    return table
+
+
+def jobs_table(jobs: Iterable[SyncJob]) -> Table:
+    """Sync jobs, one row each."""
+    table = _table("status", "started", "finished", "duration", "rows synced", "rows failed")
+    for job in jobs:
+        status = str(job.job_status)
+        _add_row(
+            table,
+            Text(status, style=_STYLES.get(status, _FAILED_STYLE)),
+            _time(job.sync_start_time),
+            _time(job.sync_finish_time),
+            _seconds(None if job.duration is None else job.duration.total_seconds()),
+            _count(job.rows_synced),
+            _count(job.rows_failed_with_errors),
+        )
+    return table
+
+
+def results_table(
+    ids: Sequence[str], outcomes: Sequence[Outcome], names: dict[str, str] | None = None
+) -> Table:
+    """How each sync ended: the values of ``SyncResult.record()``, or the error's status and
+    the last job seen."""
+    columns = ["integration_id", "status", "rows synced", "rows failed", "duration", "waited"]
+    table = _table(*(["name"] if names else []), *columns, "triggered")
+    for integration_id, outcome in zip(ids, outcomes, strict=True):
+        name = [names.get(integration_id)] if names else []
+        if isinstance(outcome, SyncResult):
+            row = outcome.record()
+            _add_row(
+                table,
+                *name,
+                integration_id,
+                status_of(outcome),
+                _count(row["rows_synced"]),
+                _count(row["rows_failed_with_errors"]),
+                _seconds(row["duration_seconds"]),
+                _seconds(row["waited_seconds"]),
+                "yes" if row["triggered"] else "no (attached)",
+            )
+        else:
+            job = _job_of(outcome)
+            duration = None if job is None or job.duration is None else job.duration
+            _add_row(
+                table,
+                *name,
+                integration_id,
+                status_of(outcome),
+                _count(None if job is None else job.rows_synced),
+                _count(None if job is None else job.rows_failed_with_errors),
+                _seconds(None if duration is None else duration.total_seconds()),
+            )
+    return table
+
+
+def handles_table(ids: Sequence[str], outcomes: Sequence[Outcome]) -> Table:
+    """What each trigger did, and the job it follows on from."""
+    table = _table("integration_id", "status", "previous job started")
+    for integration_id, outcome in zip(ids, outcomes, strict=True):
+        previous = outcome.previous_job if isinstance(outcome, SyncHandle) else None
+        _add_row(
+            table,
+            integration_id,
+            status_of(outcome),
+            _time(None if previous is None else previous.sync_start_time),
+        )
+    return table
+
+
+def _table(*headers: str) -> Table:
+    table = Table(header_style="bold")
+    for header in headers:
+        table.add_column(header, no_wrap=header in ("integration_id", "status"))
+    return table
+
+
+def _add_row(table: Table, *cells: Text | str | None) -> None:
+    # Plain text, never markup: names and ids come from Braze and from the command line.
+    table.add_row(*(cell if isinstance(cell, Text) else Text(cell or "") for cell in cells))
+
+
+def _count(value: object) -> str:
+    return f"{value:,}" if isinstance(value, int) else ""
+
+
+def _seconds(value: object) -> str:
+    return f"{value:.1f}s" if isinstance(value, int | float) else ""
+
+
+def _time(value: datetime | None) -> str:
+    return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S %Z").strip()

@@ -1,0 +1,167 @@
+"""A live view of syncs in flight, one line per integration, fed by the client's own log.
+
+Each integration's sync runs in its own asyncio task under ``forward_logs``, so the records the
+client logs for that sync (triggered, running, ended ...) land on that integration's line. On a
+terminal the lines update in place; elsewhere (a pipe, a CI log) each record becomes a line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TypeVar
+
+from rich.console import Console, RenderableType
+from rich.live import Live
+from rich.spinner import Spinner
+from rich.table import Table
+from rich.text import Text
+
+from .._logging import forward_logs
+from .output import Outcome, one_line, rows_of, status_of
+
+__all__ = ["SyncBoard"]
+
+T = TypeVar("T", bound=Outcome)
+
+
+class _Line:
+    """One integration's line; a ``RunLog`` for ``forward_logs``."""
+
+    def __init__(self, board: SyncBoard, integration_id: str, label: str) -> None:
+        self.board = board
+        self.integration_id = integration_id
+        self.label = label
+        self.started = time.monotonic()
+        self.ended: float | None = None
+        self.message = Text()
+        self.outcome: Outcome | None = None
+        self.spinner = Spinner("dots", style="cyan")
+
+    def log(self, level: int, msg: str) -> None:
+        text = one_line(msg).replace(self.integration_id, self.label)
+        self.message = Text(text, style="yellow" if level >= logging.WARNING else "")
+        self.board.changed(self)
+
+    @property
+    def event(self) -> Text:
+        """The last message, without the name the line already shows."""
+        prefix = f"Integration {self.label}: "
+        if self.message.plain.startswith(prefix):
+            return self.message[len(prefix) :]
+        return self.message
+
+    @property
+    def elapsed(self) -> float:
+        return (self.ended or time.monotonic()) - self.started
+
+
+class SyncBoard:
+    """Runs one coroutine per integration concurrently and shows how each is doing.
+
+    Args:
+        console: Where to show the lines (updated in place on a terminal).
+        labels: What to call each integration id on its line (the id itself by default).
+        busy: The status shown while a coroutine runs.
+
+    Examples:
+        >>> import asyncio
+        >>> from braze_cdi import SyncHandle
+        >>> from rich.console import Console
+        >>> async def trigger(integration_id):
+        ...     return SyncHandle(integration_id=integration_id, triggered=True)
+        >>> board = SyncBoard(Console(force_terminal=False), {"abc": "users"}, busy="triggering")
+        >>> handles = asyncio.run(board.run(["abc"], trigger))
+          0.0s  users: triggered
+        >>> handles[0].triggered
+        True
+    """
+
+    def __init__(
+        self, console: Console, labels: dict[str, str] | None = None, *, busy: str = "syncing"
+    ) -> None:
+        self.console = console
+        self.labels = labels or {}
+        self.busy = busy
+        self.lines: list[_Line] = []
+        self._live: Live | None = None
+
+    async def run(
+        self, integration_ids: Sequence[str], work: Callable[[str], Awaitable[T]]
+    ) -> list[T | Exception]:
+        """``work(id)`` for every id at once; every outcome (result or error) in input order."""
+        self.lines = [_Line(self, i, self.labels.get(i, i)) for i in integration_ids]
+        with self._showing():
+            return list(await asyncio.gather(*(self._one(line, work) for line in self.lines)))
+
+    async def _one(self, line: _Line, work: Callable[[str], Awaitable[T]]) -> T | Exception:
+        outcome: T | Exception
+        with forward_logs(line):
+            try:
+                outcome = await work(line.integration_id)
+            except Exception as error:  # every outcome is shown, none cancels the others
+                outcome = error
+        line.outcome, line.ended = outcome, time.monotonic()
+        self.changed(line)
+        return outcome
+
+    def changed(self, line: _Line) -> None:
+        """Show news of one line: in place on a terminal, as a printed line elsewhere."""
+        if self._live is not None:
+            self._live.refresh()
+        elif line.outcome is None:
+            self.console.print(Text.assemble(_clock(line), line.message), soft_wrap=True)
+        else:
+            rows = rows_of(line.outcome)
+            self.console.print(
+                Text.assemble(
+                    _clock(line),
+                    (line.label, "bold"),
+                    ": ",
+                    status_of(line.outcome),
+                    f", rows: {rows}" if rows else "",
+                ),
+                soft_wrap=True,
+            )
+
+    @contextmanager
+    def _showing(self) -> Iterator[None]:
+        if not self.console.is_terminal:
+            yield
+            return
+        with Live(get_renderable=self.render, console=self.console, refresh_per_second=8) as live:
+            self._live = live
+            try:
+                yield
+            finally:
+                self._live = None
+
+    def render(self) -> RenderableType:
+        """The lines as a table."""
+        table = Table.grid(padding=(0, 2))
+        for justify in ("left", "left", "left", "right", "right", "left"):
+            table.add_column(justify=justify)
+        for line in self.lines:
+            icon: RenderableType
+            if line.outcome is None:
+                icon, status = line.spinner, Text(self.busy, style="cyan")
+            else:
+                status = status_of(line.outcome)
+                mark = "✖" if isinstance(line.outcome, Exception) else "✔"
+                icon = Text(mark, style=status.style)
+            table.add_row(
+                icon,
+                Text(line.label, style="bold"),
+                status,
+                f"{line.elapsed:5.1f}s",
+                Text(rows_of(line.outcome) if line.outcome is not None else ""),
+                Text.assemble(line.event, style="dim", overflow="ellipsis", no_wrap=True),
+            )
+        return table
+
+
+def _clock(line: _Line) -> str:
+    return f"{line.elapsed:5.1f}s  "

@@ -1,0 +1,156 @@
+"""The Dagster resource: configuration in, braze-cdi clients out."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from typing import Literal, TypeVar
+
+import dagster as dg
+from pydantic import Field, PrivateAttr
+
+from braze_cdi import AsyncBrazeCDIClient, BrazeCDIClient, RetryPolicy, SyncResult
+from braze_cdi._logging import RunLog, forward_logs
+
+__all__ = ["BrazeCDIResource"]
+
+IfRunning = Literal["wait", "attach", "fail"]
+T = TypeVar("T")
+
+
+class BrazeCDIResource(dg.ConfigurableResource):
+    """Access to one Braze workspace's Cloud Data Ingestion API.
+
+    Hands out plain ``braze_cdi`` clients (:meth:`get_client`, :meth:`get_async_client`) and
+    runs a whole sync with :meth:`sync_and_poll`. While it runs, the core's log lines (one per
+    change of the job's state) go to the Dagster run log. The API key is never logged and never
+    shown in the resource's repr; give it as ``dg.EnvVar`` so that Dagster's UI shows only the
+    variable's name.
+
+    Args:
+        api_key: A REST API key with the ``cdi.integration_sync``, ``cdi.integration_list`` and
+            ``cdi.integration_job_status`` permissions.
+        rest_endpoint: The REST endpoint of the workspace's instance: a URL, a host, or an
+            instance name such as ``"US-01"``.
+        request_timeout: Seconds to wait for each HTTP response.
+        retry_max_attempts: Attempts per API call, the first included.
+        retry_initial_delay: Backoff in seconds before the second attempt.
+        retry_max_delay: Longest backoff in seconds between two attempts.
+        retry_deadline: Seconds one API call may take, retries included.
+        poll_interval: Seconds between two looks at a running job (slowing gently to 60 s).
+        poll_timeout: Seconds a sync may take, waiting for a running job included.
+        if_running: When the integration is syncing already: ``"wait"`` for that job, then
+            trigger; ``"attach"`` to adopt it; ``"fail"`` to fail.
+        fail_on_partial: Fail when the job ends ``partial`` (some rows failed).
+
+    Examples:
+        >>> import dagster as dg
+        >>> from dagster_braze_cdi import BrazeCDIResource
+        >>> braze_cdi = BrazeCDIResource(
+        ...     api_key=dg.EnvVar("BRAZE_API_KEY"),
+        ...     rest_endpoint="US-01",
+        ...     poll_interval=30.0,
+        ... )
+        >>> defs = dg.Definitions(resources={"braze_cdi": braze_cdi})
+    """
+
+    api_key: str = Field(
+        repr=False,
+        description="A Braze REST API key with the cdi.* permissions, e.g. "
+        'dg.EnvVar("BRAZE_API_KEY").',
+    )
+    rest_endpoint: str = Field(
+        description="The workspace's REST endpoint: a URL such as https://rest.iad-01.braze.com, "
+        "a host, or an instance name such as US-01."
+    )
+    request_timeout: float = Field(30.0, description="Seconds to wait for each HTTP response.")
+    retry_max_attempts: int = Field(5, description="Attempts per API call, the first included.")
+    retry_initial_delay: float = Field(1.0, description="Backoff before the second attempt.")
+    retry_max_delay: float = Field(30.0, description="Longest backoff between two attempts.")
+    retry_deadline: float = Field(300.0, description="Seconds one call may take, with retries.")
+    poll_interval: float = Field(10.0, description="Seconds between two looks at a running job.")
+    poll_timeout: float = Field(3600.0, description="Seconds a sync may take in all.")
+    if_running: IfRunning = Field(
+        "wait", description="When a job is running already: wait for it, attach to it, or fail."
+    )
+    fail_on_partial: bool = Field(False, description="Fail when the job ends partial.")
+
+    _run_log: RunLog | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Code that calls sync_and_poll without log= still reports to the run's log.
+        self._run_log = context.log
+
+    def get_client(self) -> BrazeCDIClient:
+        """A new sync client with this configuration; use it as a context manager.
+
+        Raises:
+            BrazeConfigError: the key, endpoint or a setting is invalid (no request was sent).
+        """
+        return BrazeCDIClient(self.api_key, self.rest_endpoint, **self._client_options())
+
+    def get_async_client(self) -> AsyncBrazeCDIClient:
+        """A new async client with this configuration; use it with ``async with``.
+
+        Raises:
+            BrazeConfigError: the key, endpoint or a setting is invalid (no request was sent).
+        """
+        return AsyncBrazeCDIClient(self.api_key, self.rest_endpoint, **self._client_options())
+
+    def sync_and_poll(
+        self,
+        integration_id: str,
+        *,
+        log: RunLog | None = None,
+        poll_interval: float | None = None,
+        poll_timeout: float | None = None,
+        if_running: IfRunning | None = None,
+        fail_on_partial: bool | None = None,
+    ) -> SyncResult:
+        """Trigger a sync of the integration and wait for its job to finish.
+
+        Arguments left ``None`` take the resource's setting.
+
+        Args:
+            integration_id: The integration to sync.
+            log: Where the core's log lines go, such as ``context.log`` (by default the run's
+                log, when the resource was set up by a run).
+            poll_interval: Seconds between two looks at the running job.
+            poll_timeout: Seconds the whole sync may take.
+            if_running: What to do when the integration is syncing already.
+            fail_on_partial: Raise ``SyncFailed`` when the job ends ``partial``.
+
+        Returns:
+            How the sync ended; ``result.record()`` is the flat row of its facts.
+
+        Raises:
+            SyncFailed: the job ended ``error`` or ``config_error`` (or ``partial``, if asked).
+            SyncTimeout: ``poll_timeout`` ran out; Braze's job goes on.
+            BrazeCDIError: any other failure, typed (see ``braze_cdi``'s error tree).
+        """
+        run_log = log if log is not None else self._run_log
+        with (
+            forward_logs(run_log) if run_log is not None else nullcontext(),
+            self.get_client() as client,
+        ):
+            return client.sync_and_wait(
+                integration_id,
+                poll_interval=_given(poll_interval, self.poll_interval),
+                timeout=_given(poll_timeout, self.poll_timeout),
+                if_running=_given(if_running, self.if_running),
+                fail_on_partial=_given(fail_on_partial, self.fail_on_partial),
+            )
+
+    def _client_options(self) -> dict[str, object]:
+        return {
+            "retry": RetryPolicy(
+                max_attempts=self.retry_max_attempts,
+                initial_delay=self.retry_initial_delay,
+                max_delay=self.retry_max_delay,
+                deadline=self.retry_deadline,
+            ),
+            "timeout": self.request_timeout,
+        }
+
+
+def _given(value: T | None, default: T) -> T:
+    return default if value is None else value

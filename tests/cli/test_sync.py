@@ -1,0 +1,135 @@
+"""`sync`: trigger, or trigger and wait, for one integration or several at once."""
+
+from __future__ import annotations
+
+from braze_cdi import SyncHandle
+from braze_cdi.testing import FakeBraze
+
+from .conftest import Run
+
+FAST = ("--poll-interval", "0.05")
+RECORD_KEYS = {
+    "integration_id",
+    "job_status",
+    "rows_synced",
+    "rows_failed_with_errors",
+    "sync_start_time",
+    "sync_finish_time",
+    "last_timestamp_synced",
+    "duration_seconds",
+    "triggered",
+    "waited_seconds",
+    "status_calls",
+}
+
+
+def test_sync_without_wait_triggers_once_and_prints_the_handle(
+    braze_cdi: Run, fake: FakeBraze
+) -> None:
+    integration = fake.add_integration(history=2, duration=5.0)
+
+    ran = braze_cdi("sync", integration.integration_id, "--json")
+
+    assert ran.code == 0
+    [handle] = [SyncHandle.model_validate(item) for item in ran.json()]
+    assert handle.triggered
+    assert handle.previous_job is not None  # the newest job before the trigger
+    assert integration.triggered_jobs == 1
+
+
+def test_sync_wait_prints_the_result_record(braze_cdi: Run, fake: FakeBraze) -> None:
+    integration = fake.add_integration(duration=0.2, rows_synced=1234)
+
+    ran = braze_cdi("sync", integration.integration_id, "--wait", *FAST, "--json")
+
+    assert ran.code == 0
+    [record] = ran.json()
+    assert set(record) == RECORD_KEYS
+    assert record["job_status"] == "success"
+    assert record["rows_synced"] == 1234
+    assert record["triggered"] is True
+
+
+def test_a_failed_sync_exits_1_with_one_error_line(braze_cdi: Run, fake: FakeBraze) -> None:
+    integration = fake.add_integration(duration=0.2, outcome="error")
+
+    ran = braze_cdi("sync", integration.integration_id, "--wait", *FAST)
+
+    assert ran.code == 1
+    [line] = ran.error_lines
+    assert f"The sync of integration {integration.integration_id} ended error" in line
+    assert "error" in ran.stdout  # the table shows the job's status
+
+
+def test_a_wait_that_runs_out_exits_3(braze_cdi: Run, fake: FakeBraze) -> None:
+    integration = fake.add_integration(duration=60.0)
+
+    ran = braze_cdi(
+        "sync", integration.integration_id, "--wait", "--timeout", "0.5", *FAST, "--json"
+    )
+
+    assert ran.code == 3
+    [item] = ran.json()
+    assert item["error"]["type"] == "SyncTimeout"
+    assert item["job_status"] == "running"  # the last job seen
+
+
+def test_several_ids_sync_concurrently_and_the_failure_sets_the_exit_code(
+    braze_cdi: Run, fake: FakeBraze
+) -> None:
+    succeeding = fake.add_integration(duration=0.5)
+    failing = fake.add_integration(duration=0.5, outcome="error")
+
+    ran = braze_cdi(
+        "sync", succeeding.integration_id, failing.integration_id, "--wait", *FAST, "--json"
+    )
+
+    assert ran.code == 1
+    first, second = ran.json()
+    assert (first["integration_id"], first["job_status"]) == (succeeding.integration_id, "success")
+    assert (second["integration_id"], second["job_status"]) == (failing.integration_id, "error")
+    assert second["error"]["type"] == "SyncFailed"
+    # Concurrently: each job started before the other one ended.
+    [job_a], [job_b] = succeeding.jobs, failing.jobs
+    assert abs(job_a.start - job_b.start) < 0.5
+
+
+def test_if_running_attach_adopts_the_running_job_without_triggering(
+    braze_cdi: Run, fake: FakeBraze
+) -> None:
+    integration = fake.add_integration(history=1)
+    fake.start_job(integration.integration_id, duration=30.0)
+
+    ran = braze_cdi("sync", integration.integration_id, "--if-running", "attach", "--json")
+
+    assert ran.code == 0
+    [handle] = [SyncHandle.model_validate(item) for item in ran.json()]
+    assert handle.triggered is False
+    assert fake.count("trigger") == 0
+    assert "attached" in ran.stderr  # its progress line
+
+
+def test_if_running_fail_exits_1_without_triggering(braze_cdi: Run, fake: FakeBraze) -> None:
+    integration = fake.add_integration()
+    fake.start_job(integration.integration_id, duration=30.0)
+
+    ran = braze_cdi("sync", integration.integration_id, "--if-running", "fail")
+
+    assert ran.code == 1
+    [line] = ran.error_lines
+    assert "already syncing" in line
+    assert "already running" in ran.stdout
+    assert fake.count("trigger") == 0
+
+
+def test_fail_on_partial_turns_a_partial_sync_into_exit_1(braze_cdi: Run, fake: FakeBraze) -> None:
+    integration = fake.add_integration(duration=0.2, outcome="partial", rows_failed=3)
+
+    ran = braze_cdi(
+        "sync", integration.integration_id, "--wait", "--fail-on-partial", *FAST, "--json"
+    )
+
+    assert ran.code == 1
+    [item] = ran.json()
+    assert item["job_status"] == "partial"
+    assert item["job"]["rows_failed_with_errors"] == 3
