@@ -30,27 +30,33 @@ class _Installed:
     lock = threading.Lock()
     count = 0
     level_before = logging.NOTSET
+    effective_before = logging.WARNING
 
 
-class _Forward(logging.Handler):
-    def emit(self, record: logging.LogRecord) -> None:
+class _Forward(logging.Filter):
+    # A filter on the logger sees every record first: it forwards what the block asked for,
+    # and lets on to the usual handlers only what they would have had anyway.
+    def filter(self, record: logging.LogRecord) -> bool:
         target = _target.get()
         if target is not None and record.levelno >= target[1]:
             target[0].log(record.levelno, record.getMessage())
+        return record.levelno >= _Installed.effective_before
 
 
-_handler = _Forward()
+_forward = _Forward()
 
 
 @contextmanager
 def forward_logs(run_log: RunLog, level: int = logging.INFO) -> Iterator[None]:
     """While the block runs, records of logger ``braze_cdi`` at ``level`` or above made in this
-    thread or task also go to ``run_log``. Concurrent blocks each get only their own records."""
+    thread or task also go to ``run_log``. Concurrent blocks each get only their own records;
+    other handlers see no more of ``braze_cdi`` than before."""
     token = _target.set((run_log, level))
     with _Installed.lock:
         if _Installed.count == 0:
             _Installed.level_before = logger.level
-            logger.addHandler(_handler)
+            _Installed.effective_before = logger.getEffectiveLevel()
+            logger.addFilter(_forward)
         _Installed.count += 1
         if logger.getEffectiveLevel() > level:
             logger.setLevel(level)
@@ -61,5 +67,5 @@ def forward_logs(run_log: RunLog, level: int = logging.INFO) -> Iterator[None]:
         with _Installed.lock:
             _Installed.count -= 1
             if _Installed.count == 0:
-                logger.removeHandler(_handler)
+                logger.removeFilter(_forward)
                 logger.setLevel(_Installed.level_before)

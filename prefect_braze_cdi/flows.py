@@ -1,0 +1,153 @@
+"""The flow that triggers a Braze CDI sync and waits for it, and its async twin.
+
+``trigger_sync_and_wait_for_completion`` is a sync flow; ``atrigger_sync_and_wait_for_completion``
+is the same flow for async code (``await`` it). Both run the tasks of ``prefect_braze_cdi.tasks``,
+so they retry, log, record an artifact and emit events in the same way.
+"""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from braze_cdi import SyncResult
+from braze_cdi._trigger_and_wait import IfRunning
+
+from ._artifacts import check_artifact_key
+from .credentials import BrazeCDICredentials
+from .tasks import atrigger_sync, await_for_sync, trigger_sync, wait_for_sync
+
+__all__ = ["atrigger_sync_and_wait_for_completion", "trigger_sync_and_wait_for_completion"]
+
+# One decorator, applied to the sync flow and to its async twin.
+_sync_flow = flow(
+    name="Trigger Braze CDI sync and wait for completion",
+    flow_run_name="braze-cdi-sync-{integration_id}",
+)
+
+
+@_sync_flow
+def trigger_sync_and_wait_for_completion(
+    braze_cdi_credentials: BrazeCDICredentials,
+    integration_id: str,
+    *,
+    poll_interval_seconds: float = 10,
+    max_wait_seconds: float = 3600,
+    if_running: IfRunning = "wait",
+    fail_on_partial: bool = False,
+    rate_limit_name: str | None = None,
+    create_artifact: bool = True,
+    artifact_key: str | None = None,
+) -> SyncResult:
+    """Trigger a sync of one integration, wait for its job to finish and return how it ended.
+
+    The flow run fails with Braze's status in its message when the job ends ``error`` or
+    ``config_error`` (or ``partial`` with ``fail_on_partial``).
+
+    Args:
+        braze_cdi_credentials: The workspace's credentials block.
+        integration_id: The integration to sync (from its page in the Braze dashboard).
+        poll_interval_seconds: Seconds between polls at first.
+        max_wait_seconds: How long the wait for the sync may take; with ``if_running="wait"``
+            the same bound applies, separately, to waiting for a running job to end first.
+        if_running: When the integration is syncing already: ``"wait"`` for that job to end,
+            then trigger; ``"attach"`` to adopt it; ``"fail"`` to fail.
+        fail_on_partial: Fail when the job ends ``partial`` (some rows failed).
+        rate_limit_name: A Prefect global concurrency limit with slot decay that every worker
+            takes a slot of before triggering.
+        create_artifact: Record the result in a table artifact.
+        artifact_key: The artifact's key; by default ``braze-cdi-sync-<integration id>``.
+
+    Returns:
+        A ``braze_cdi.SyncResult``.
+
+    Examples:
+        As a flow of its own:
+        ```python
+        from prefect_braze_cdi import BrazeCDICredentials, trigger_sync_and_wait_for_completion
+
+        result = trigger_sync_and_wait_for_completion(
+            BrazeCDICredentials.load("BLOCK_NAME"), integration_id="INTEGRATION_ID"
+        )
+        print(result.job_status, result.job.rows_synced)
+        ```
+
+        As a subflow:
+        ```python
+        from prefect import flow
+        from prefect_braze_cdi import BrazeCDICredentials, trigger_sync_and_wait_for_completion
+
+        @flow
+        def nightly() -> None:
+            credentials = BrazeCDICredentials.load("BLOCK_NAME")
+            for integration_id in ("USERS_INTEGRATION_ID", "EVENTS_INTEGRATION_ID"):
+                trigger_sync_and_wait_for_completion(credentials, integration_id)
+        ```
+    """
+    check_artifact_key(artifact_key)
+    handle = trigger_sync(
+        braze_cdi_credentials,
+        integration_id,
+        if_running=if_running,
+        poll_interval_seconds=poll_interval_seconds,
+        max_wait_seconds=max_wait_seconds,
+        rate_limit_name=rate_limit_name,
+    )
+    return wait_for_sync(
+        braze_cdi_credentials,
+        handle,
+        poll_interval_seconds=poll_interval_seconds,
+        max_wait_seconds=max_wait_seconds,
+        fail_on_partial=fail_on_partial,
+        create_artifact=create_artifact,
+        artifact_key=artifact_key,
+    )
+
+
+@_sync_flow
+async def atrigger_sync_and_wait_for_completion(
+    braze_cdi_credentials: BrazeCDICredentials,
+    integration_id: str,
+    *,
+    poll_interval_seconds: float = 10,
+    max_wait_seconds: float = 3600,
+    if_running: IfRunning = "wait",
+    fail_on_partial: bool = False,
+    rate_limit_name: str | None = None,
+    create_artifact: bool = True,
+    artifact_key: str | None = None,
+) -> SyncResult:
+    """The async twin of :func:`trigger_sync_and_wait_for_completion`; ``await`` it.
+
+    Examples:
+        ```python
+        from prefect import flow
+        from prefect_braze_cdi import BrazeCDICredentials, atrigger_sync_and_wait_for_completion
+
+        @flow
+        async def nightly() -> None:
+            credentials = await BrazeCDICredentials.aload("BLOCK_NAME")
+            result = await atrigger_sync_and_wait_for_completion(credentials, "INTEGRATION_ID")
+        ```
+
+        To sync many integrations at once, gather the async tasks (``atrigger_sync`` then
+        ``await_for_sync`` per integration) in one async flow: Prefect does not reliably run
+        gathered subflows side by side.
+    """
+    check_artifact_key(artifact_key)
+    handle = await atrigger_sync(
+        braze_cdi_credentials,
+        integration_id,
+        if_running=if_running,
+        poll_interval_seconds=poll_interval_seconds,
+        max_wait_seconds=max_wait_seconds,
+        rate_limit_name=rate_limit_name,
+    )
+    return await await_for_sync(
+        braze_cdi_credentials,
+        handle,
+        poll_interval_seconds=poll_interval_seconds,
+        max_wait_seconds=max_wait_seconds,
+        fail_on_partial=fail_on_partial,
+        create_artifact=create_artifact,
+        artifact_key=artifact_key,
+    )

@@ -1,0 +1,262 @@
+"""Tasks that trigger a Braze CDI sync and wait for it, each with an async twin.
+
+The async twin of a task has the same name with an ``a`` in front (Prefect's own convention,
+as in ``Block.aload``): ``atrigger_sync`` and ``await_for_sync``. Call the plain tasks from
+sync flows and ``await`` the twins in async flows; the twins never block the event loop.
+
+Prefect retries a task only when the core marks its error ``retryable``; everything else
+(``SyncFailed``, ``SyncTimeout``, configuration, authentication and permission errors, a
+trigger whose outcome stayed unknown) fails the task at once. Change the retry schedule with
+``trigger_sync.with_options(retries=..., retry_delay_seconds=...)``.
+"""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.artifacts import acreate_table_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.concurrency.asyncio import rate_limit as arate_limit
+from prefect.concurrency.sync import rate_limit
+from prefect.tasks import exponential_backoff
+
+from braze_cdi import SyncHandle, SyncResult
+from braze_cdi._config import check_integration_id
+from braze_cdi._trigger_and_wait import IfRunning
+
+from ._artifacts import artifact_description, artifact_key_for, artifact_table, check_artifact_key
+from ._events import emit_succeeded, emit_triggered
+from ._reporting import reporting
+from ._retries import retry_only_retryable
+from .credentials import BrazeCDICredentials
+
+__all__ = ["atrigger_sync", "await_for_sync", "trigger_sync", "wait_for_sync"]
+
+# The core already retried within each call; these retries outlast a longer outage, and only
+# for errors the core marks retryable. Neither task is cached: a trigger must reach Braze every
+# time, and a poll must read Braze, not a cache.
+_RETRIES = 3
+_RETRY_DELAYS = exponential_backoff(backoff_factor=10)
+_RETRY_JITTER = 0.5
+
+# One decorator per task, applied to the sync form and to its async twin.
+_trigger_task = task(
+    name="Trigger Braze CDI sync",
+    task_run_name="trigger-sync-{integration_id}",
+    retries=_RETRIES,
+    retry_delay_seconds=_RETRY_DELAYS,
+    retry_jitter_factor=_RETRY_JITTER,
+    retry_condition_fn=retry_only_retryable,
+    cache_policy=NO_CACHE,
+)
+_wait_task = task(
+    name="Wait for Braze CDI sync",
+    task_run_name="wait-for-sync-{handle.integration_id}",
+    retries=_RETRIES,
+    retry_delay_seconds=_RETRY_DELAYS,
+    retry_jitter_factor=_RETRY_JITTER,
+    retry_condition_fn=retry_only_retryable,
+    cache_policy=NO_CACHE,
+)
+
+
+@_trigger_task
+def trigger_sync(
+    braze_cdi_credentials: BrazeCDICredentials,
+    integration_id: str,
+    *,
+    if_running: IfRunning = "wait",
+    poll_interval_seconds: float = 10,
+    max_wait_seconds: float = 3600,
+    rate_limit_name: str | None = None,
+) -> SyncHandle:
+    """Trigger a sync of one integration and return the handle to wait for it with.
+
+    Args:
+        braze_cdi_credentials: The workspace's credentials block.
+        integration_id: The integration to sync (from its page in the Braze dashboard).
+        if_running: When the integration is syncing already: ``"wait"`` for that job to end,
+            then trigger; ``"attach"`` to adopt it; ``"fail"`` to raise ``SyncAlreadyRunning``.
+        poll_interval_seconds: Seconds between polls while waiting for a running job.
+        max_wait_seconds: How long waiting for a running job may take.
+        rate_limit_name: A Prefect global concurrency limit with slot decay; when given, the
+            trigger first takes a slot of it, so every worker shares the workspace's budget.
+
+    Returns:
+        A ``braze_cdi.SyncHandle``: pass it to ``wait_for_sync``.
+
+    Raises:
+        braze_cdi.BrazeCDIError: the trigger failed; ``error.retryable`` says whether the task
+            is retried.
+
+    Examples:
+        ```python
+        from prefect import flow
+        from prefect_braze_cdi import BrazeCDICredentials, trigger_sync, wait_for_sync
+
+        @flow
+        def sync_users() -> None:
+            credentials = BrazeCDICredentials.load("BLOCK_NAME")
+            handle = trigger_sync(credentials, "INTEGRATION_ID")
+            wait_for_sync(credentials, handle)
+        ```
+    """
+    check_integration_id(integration_id)
+    if rate_limit_name is not None:
+        rate_limit(rate_limit_name, strict=True)
+    with reporting(integration_id), braze_cdi_credentials.get_client() as client:
+        handle = client.start_sync(
+            integration_id,
+            if_running=if_running,
+            timeout=max_wait_seconds,
+            poll_interval=poll_interval_seconds,
+        )
+    emit_triggered(handle)
+    return handle
+
+
+@_trigger_task
+async def atrigger_sync(
+    braze_cdi_credentials: BrazeCDICredentials,
+    integration_id: str,
+    *,
+    if_running: IfRunning = "wait",
+    poll_interval_seconds: float = 10,
+    max_wait_seconds: float = 3600,
+    rate_limit_name: str | None = None,
+) -> SyncHandle:
+    """The async twin of :func:`trigger_sync`, with the same arguments; ``await`` it.
+
+    Examples:
+        ```python
+        from prefect import flow
+        from prefect_braze_cdi import BrazeCDICredentials, atrigger_sync, await_for_sync
+
+        @flow
+        async def sync_users() -> None:
+            credentials = await BrazeCDICredentials.aload("BLOCK_NAME")
+            handle = await atrigger_sync(credentials, "INTEGRATION_ID")
+            await await_for_sync(credentials, handle)
+        ```
+    """
+    check_integration_id(integration_id)
+    if rate_limit_name is not None:
+        await arate_limit(rate_limit_name, strict=True)
+    with reporting(integration_id):
+        async with braze_cdi_credentials.get_async_client() as client:
+            handle = await client.start_sync(
+                integration_id,
+                if_running=if_running,
+                timeout=max_wait_seconds,
+                poll_interval=poll_interval_seconds,
+            )
+    emit_triggered(handle)
+    return handle
+
+
+@_wait_task
+def wait_for_sync(
+    braze_cdi_credentials: BrazeCDICredentials,
+    handle: SyncHandle,
+    *,
+    poll_interval_seconds: float = 10,
+    max_wait_seconds: float = 3600,
+    fail_on_partial: bool = False,
+    create_artifact: bool = True,
+    artifact_key: str | None = None,
+) -> SyncResult:
+    """Wait for the job a ``trigger_sync`` handle points at, and record how it ended.
+
+    Never cached: every run polls Braze.
+
+    Args:
+        braze_cdi_credentials: The workspace's credentials block.
+        handle: What ``trigger_sync`` returned (possibly in another flow run).
+        poll_interval_seconds: Seconds between polls at first; the core slows down gently while
+            the job runs.
+        max_wait_seconds: How long the wait may take before ``SyncTimeout``.
+        fail_on_partial: Fail when the job ends ``partial`` (some rows failed).
+        create_artifact: Record the result in a table artifact.
+        artifact_key: The artifact's key (lowercase letters, numbers and dashes); by default
+            ``braze-cdi-sync-<integration id>``.
+
+    Returns:
+        A ``braze_cdi.SyncResult``.
+
+    Raises:
+        braze_cdi.SyncFailed: the job ended ``error`` or ``config_error`` (or ``partial`` with
+            ``fail_on_partial``); never retried.
+        braze_cdi.SyncTimeout: ``max_wait_seconds`` passed first; never retried.
+
+    Examples:
+        ```python
+        from prefect import flow
+        from braze_cdi import SyncHandle
+        from prefect_braze_cdi import BrazeCDICredentials, wait_for_sync
+
+        @flow
+        def wait_again(handle_json: str) -> None:
+            credentials = BrazeCDICredentials.load("BLOCK_NAME")
+            wait_for_sync(credentials, SyncHandle.model_validate_json(handle_json))
+        ```
+    """
+    check_artifact_key(artifact_key)
+    with reporting(handle.integration_id), braze_cdi_credentials.get_client() as client:
+        result = client.wait_for_sync(
+            handle,
+            poll_interval=poll_interval_seconds,
+            timeout=max_wait_seconds,
+            fail_on_partial=fail_on_partial,
+        )
+    if create_artifact:
+        create_table_artifact(
+            table=artifact_table(result),
+            key=artifact_key_for(result.integration_id, artifact_key),
+            description=artifact_description(result),
+        )
+    emit_succeeded(result)
+    return result
+
+
+@_wait_task
+async def await_for_sync(
+    braze_cdi_credentials: BrazeCDICredentials,
+    handle: SyncHandle,
+    *,
+    poll_interval_seconds: float = 10,
+    max_wait_seconds: float = 3600,
+    fail_on_partial: bool = False,
+    create_artifact: bool = True,
+    artifact_key: str | None = None,
+) -> SyncResult:
+    """The async twin of :func:`wait_for_sync` ("a" + "wait_for_sync"), with the same
+    arguments; ``await`` it.
+
+    Examples:
+        ```python
+        from prefect import flow
+        from prefect_braze_cdi import BrazeCDICredentials, atrigger_sync, await_for_sync
+
+        @flow
+        async def sync_users() -> None:
+            credentials = await BrazeCDICredentials.aload("BLOCK_NAME")
+            handle = await atrigger_sync(credentials, "INTEGRATION_ID")
+            result = await await_for_sync(credentials, handle, poll_interval_seconds=30)
+        ```
+    """
+    check_artifact_key(artifact_key)
+    with reporting(handle.integration_id):
+        async with braze_cdi_credentials.get_async_client() as client:
+            result = await client.wait_for_sync(
+                handle,
+                poll_interval=poll_interval_seconds,
+                timeout=max_wait_seconds,
+                fail_on_partial=fail_on_partial,
+            )
+    if create_artifact:
+        await acreate_table_artifact(
+            table=artifact_table(result),
+            key=artifact_key_for(result.integration_id, artifact_key),
+            description=artifact_description(result),
+        )
+    emit_succeeded(result)
+    return result
