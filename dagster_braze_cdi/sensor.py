@@ -70,9 +70,10 @@ def build_braze_cdi_sync_sensor(
                 "waiting for it so that its job is not reported twice."
             )
         resource: BrazeCDIResource = getattr(context.resources, resource_key)
-        with forward_logs(context.log), resource.get_client() as client:
-            jobs = list(client.list_sync_jobs(integration_id))
         after = _latest(_parse(context.cursor), _materialized_start(context.instance, key))
+        with forward_logs(context.log), resource.get_client() as client:
+            # After the first tick, only the jobs since the cursor are read, not the history.
+            jobs = list(client.list_sync_jobs(integration_id, since=after))
         new = finished_after(jobs, after)
         if not new:
             return dg.SkipReason(f"No job of integration {integration_id} finished since.")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterable, Iterator
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import httpx
@@ -16,7 +17,7 @@ from pydantic import SecretStr
 from ._clock import SYSTEM_CLOCK, Clock
 from ._config import check_api_key, check_integration_id, resolve_rest_endpoint
 from ._errors import BrazeConfigError
-from ._listing import every_item, scan_jobs
+from ._listing import every_item, jobs_since, scan_jobs
 from ._models import Integration, SyncHandle, SyncJob, SyncResult
 from ._protocol import Call, Emit, Op, Send, Sleep, integrations_call, jobs_call, trigger_call
 from ._rate_limit import RateLimits, shared_budgets
@@ -113,8 +114,12 @@ class _Client(Generic[H]):
     def _integrations_op(self) -> Op[None]:
         return every_item(self._context(), integrations_call, Integration)
 
-    def _jobs_op(self, integration_id: str) -> Op[None]:
+    def _jobs_op(self, integration_id: str, since: datetime | None) -> Op[None]:
         check_integration_id(integration_id)
+        if since is not None:
+            if not isinstance(since, datetime) or since.tzinfo is None:
+                raise BrazeConfigError(f"since must be an aware datetime, not {since!r}.")
+            return jobs_since(self._context(), integration_id, since)
         return every_item(
             self._context(), lambda cursor: jobs_call(integration_id, cursor), SyncJob
         )
@@ -255,9 +260,16 @@ class BrazeCDIClient(_Client[httpx.Client]):
         """Every integration of the workspace, reading further pages only as they are needed."""
         return self._iterate(self._integrations_op())
 
-    def list_sync_jobs(self, integration_id: str) -> Iterator[SyncJob]:
-        """Every sync job of the integration, in Braze's order, reading pages lazily."""
-        return self._iterate(self._jobs_op(integration_id))
+    def list_sync_jobs(
+        self, integration_id: str, *, since: datetime | None = None
+    ) -> Iterator[SyncJob]:
+        """Every sync job of the integration, in Braze's order, reading pages lazily.
+
+        With ``since`` (an aware datetime in Braze's clock, such as a job's
+        ``sync_start_time``), only the jobs that started at or after it: when Braze lists newest
+        first, reading stops at the first page that reaches back past ``since``.
+        """
+        return self._iterate(self._jobs_op(integration_id, since))
 
     def latest_sync_job(self, integration_id: str) -> SyncJob | None:
         """The job with the latest ``sync_start_time`` (never judged by position), or ``None``."""
@@ -416,9 +428,11 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
         """See :meth:`BrazeCDIClient.list_integrations`; use with ``async for``."""
         return self._iterate(self._integrations_op())
 
-    def list_sync_jobs(self, integration_id: str) -> AsyncIterator[SyncJob]:
+    def list_sync_jobs(
+        self, integration_id: str, *, since: datetime | None = None
+    ) -> AsyncIterator[SyncJob]:
         """See :meth:`BrazeCDIClient.list_sync_jobs`; use with ``async for``."""
-        return self._iterate(self._jobs_op(integration_id))
+        return self._iterate(self._jobs_op(integration_id, since))
 
     async def latest_sync_job(self, integration_id: str) -> SyncJob | None:
         """See :meth:`BrazeCDIClient.latest_sync_job`."""

@@ -81,6 +81,13 @@ def scan_jobs(
             return scan
 
 
+def jobs_since(ctx: Context, integration_id: str, since: datetime) -> Op[None]:
+    """Emit the jobs that started at or after ``since``, in Braze's order."""
+    scan = yield from scan_jobs(ctx, integration_id, since=since)
+    for job in scan.since:
+        yield Emit(job)
+
+
 def _start(job: SyncJob) -> datetime:
     return job.sync_start_time or BEGINNING
 

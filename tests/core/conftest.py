@@ -42,16 +42,16 @@ class Api:
 
         return asyncio.run(go())
 
-    def items(self, method: str, *args: Any) -> list[Any]:
+    def items(self, method: str, *args: Any, **kwargs: Any) -> list[Any]:
         if self.mode == "sync":
             with BrazeCDIClient(self.api_key, self.url, **self.client_options()) as client:
-                return list(getattr(client, method)(*args))
+                return list(getattr(client, method)(*args, **kwargs))
 
         async def go() -> list[Any]:
             async with AsyncBrazeCDIClient(
                 self.api_key, self.url, **self.client_options()
             ) as client:
-                return [item async for item in getattr(client, method)(*args)]
+                return [item async for item in getattr(client, method)(*args, **kwargs)]
 
         return asyncio.run(go())
 

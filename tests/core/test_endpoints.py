@@ -6,7 +6,14 @@ from datetime import datetime, timezone
 
 import pytest
 
-from braze_cdi import BrazeCDIClient, Integration, JobStatus, SyncJob, __version__
+from braze_cdi import (
+    BrazeCDIClient,
+    BrazeConfigError,
+    Integration,
+    JobStatus,
+    SyncJob,
+    __version__,
+)
 from braze_cdi.testing import FakeBraze
 
 from .conftest import Api
@@ -103,3 +110,26 @@ def test_unknown_fields_and_statuses_are_kept() -> None:
     assert job.job_status == "queued" and not job.finished
     assert job.sync_start_time == datetime(2026, 1, 1, tzinfo=timezone.utc)
     assert job.model_extra == {"new": 1}
+
+
+@pytest.mark.parametrize(("order", "pages_read"), [("newest_first", 2), ("oldest_first", 5)])
+def test_list_sync_jobs_since_reads_only_as_far_as_needed(
+    api: Api, order: str, pages_read: int
+) -> None:
+    fake = FakeBraze(order=order)  # type: ignore[arg-type]
+    integration = fake.add_integration(history=45)  # 5 pages, an hour apart
+    with fake.serve() as url:
+        reader = Api(api.mode, url, fake.api_key)
+        every = reader.items("list_sync_jobs", integration.integration_id)
+        since = sorted(job.sync_start_time for job in every)[-12]
+        fake.requests.clear()
+        recent = reader.items("list_sync_jobs", integration.integration_id, since=since)
+    assert len(recent) == 12
+    assert all(job.sync_start_time >= since for job in recent)
+    assert fake.count("status") == pages_read
+
+
+def test_list_sync_jobs_since_needs_an_aware_datetime(fake: FakeBraze, url: str) -> None:
+    with BrazeCDIClient(fake.api_key, url) as client, pytest.raises(BrazeConfigError):
+        client.list_sync_jobs("abc", since=datetime(2026, 1, 1))
+    assert fake.requests == []
