@@ -150,8 +150,8 @@ def jobs(
 ) -> None:
     """List an integration's recent sync jobs, newest first.
 
-    Reads the first LIMIT jobs Braze lists (Braze lists newest first, without documenting an
-    order, so they are sorted by start time here).
+    Reads the first LIMIT jobs Braze lists and sorts them by start time (Braze does not document
+    the order of its list).
     """
     output = _set_up(as_json, debug, api_key)
     with _reporting(output), _client(api_key, rest_endpoint) as client:
