@@ -15,24 +15,13 @@ POLL_SECONDS = 0.05
 
 
 @pytest.fixture
-def fake() -> FakeBraze:
-    return FakeBraze()
-
-
-@pytest.fixture
-def braze_url(fake: FakeBraze) -> Iterator[str]:
-    with fake.serve() as url:
-        yield url
-
-
-@pytest.fixture
-def make_resource(fake: FakeBraze, braze_url: str) -> Callable[..., BrazeCDIResource]:
+def make_resource(fake: FakeBraze, url: str) -> Callable[..., BrazeCDIResource]:
     """A resource pointed at the fake, with short waits; keyword arguments change settings."""
 
     def make(**settings: object) -> BrazeCDIResource:
         options: dict[str, object] = {
             "api_key": fake.api_key,
-            "rest_endpoint": braze_url,
+            "rest_endpoint": url,
             "poll_interval": POLL_SECONDS,
             "poll_timeout": 10.0,
             "retry_initial_delay": 0.01,

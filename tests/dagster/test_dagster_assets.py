@@ -245,12 +245,12 @@ def test_no_event_log_holds_the_api_key(
 
 
 def test_an_env_var_key_is_read_at_run_time(
-    fake: FakeBraze, braze_url: str, monkeypatch: pytest.MonkeyPatch
+    fake: FakeBraze, url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("BRAZE_API_KEY", fake.api_key)
     sync, _ = with_downstream(fake)
     resource = BrazeCDIResource(
-        api_key=dg.EnvVar("BRAZE_API_KEY"), rest_endpoint=braze_url, poll_interval=0.05
+        api_key=dg.EnvVar("BRAZE_API_KEY"), rest_endpoint=url, poll_interval=0.05
     )
 
     result, _ = materialize([sync], resource)

@@ -20,13 +20,11 @@ USERS = dg.AssetKey(["braze", "users"])
 
 
 @pytest.fixture
-def defs(
-    fake: FakeBraze, braze_url: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[dg.Definitions]:
+def defs(fake: FakeBraze, url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dg.Definitions]:
     """The project's definitions, with the environment its YAML reads pointing at the fake."""
     fake.add_integration(INTEGRATION_ID, duration=0.2)
     monkeypatch.setenv("BRAZE_API_KEY", fake.api_key)
-    monkeypatch.setenv("BRAZE_REST_ENDPOINT", braze_url)
+    monkeypatch.setenv("BRAZE_REST_ENDPOINT", url)
     monkeypatch.syspath_prepend(str(PROJECT))
     yield dg.load_from_defs_folder(path_within_project=PROJECT)
     for name in [name for name in sys.modules if name.startswith("braze_cdi_yaml_project")]:
@@ -70,13 +68,13 @@ def test_the_component_materializes_with_its_own_resource(
 
 
 def test_an_env_template_key_stays_out_of_what_dagster_shows(
-    fake: FakeBraze, braze_url: str, defs: dg.Definitions
+    fake: FakeBraze, url: str, defs: dg.Definitions
 ) -> None:
     # The UI shows resource configuration from the repository snapshot: with "{{ env.X }}" the
     # component configures an EnvVar, so only the variable's name is in it.
     shown = dg.serialize_value(RepositorySnap.from_def(defs.get_repository_def()))
     plain = dg.Definitions(
-        resources={"braze_cdi": BrazeCDIResource(api_key=fake.api_key, rest_endpoint=braze_url)}
+        resources={"braze_cdi": BrazeCDIResource(api_key=fake.api_key, rest_endpoint=url)}
     )
     shown_plain = dg.serialize_value(RepositorySnap.from_def(plain.get_repository_def()))
 
