@@ -176,3 +176,11 @@ def test_errors_survive_pickling(fake: FakeBraze, url: str) -> None:
     copy = pickle.loads(pickle.dumps(caught.value))
     assert type(copy) is IntegrationNotFound
     assert str(copy) == str(caught.value) and copy.status_code == 404
+
+
+def test_redirects_are_not_followed(api: Api, fake: FakeBraze) -> None:
+    fake.inject("list", status=302, body="", headers={"Location": "https://elsewhere.example/"})
+    with pytest.raises(BrazeAPIError, match="302") as caught:
+        api.items("list_integrations")
+    assert caught.value.status_code == 302
+    assert fake.count() == 1
