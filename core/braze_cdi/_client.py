@@ -19,10 +19,17 @@ from ._config import check_api_key, check_integration_id, resolve_rest_endpoint
 from ._errors import BrazeConfigError
 from ._listing import every_item, jobs_since, scan_jobs
 from ._models import Integration, SyncHandle, SyncJob, SyncResult
-from ._protocol import Call, Emit, Op, Send, Sleep, integrations_call, jobs_call, trigger_call
+from ._protocol import Call, Emit, Op, Send, Sleep, integrations_call, jobs_call
 from ._rate_limit import RateLimits, shared_budgets
-from ._retry import Context, RetryPolicy, send
-from ._trigger_and_wait import IfRunning, Polling, start_sync, sync_and_wait, wait_for_sync
+from ._retry import Context, RetryPolicy
+from ._trigger_and_wait import (
+    IfRunning,
+    Polling,
+    start_sync,
+    sync_and_wait,
+    trigger_once,
+    wait_for_sync,
+)
 from ._version import __version__
 
 __all__ = ["AsyncBrazeCDIClient", "BrazeCDIClient"]
@@ -84,6 +91,18 @@ class _Client(Generic[H]):
         """A client configured by ``BRAZE_API_KEY`` and ``BRAZE_REST_ENDPOINT``.
 
         Keyword arguments are passed on to the constructor.
+
+        Raises:
+            BrazeConfigError: a variable is missing (the message names it), or its value is
+                invalid.
+
+        Examples:
+            >>> import os
+            >>> from braze_cdi import BrazeCDIClient
+            >>> os.environ["BRAZE_API_KEY"] = "a-key"
+            >>> os.environ["BRAZE_REST_ENDPOINT"] = "EU-01"
+            >>> BrazeCDIClient.from_env(timeout=10.0)
+            BrazeCDIClient(rest_endpoint='https://rest.fra-01.braze.eu')
         """
         missing = [
             name for name in ("BRAZE_API_KEY", "BRAZE_REST_ENDPOINT") if not os.environ.get(name)
@@ -108,8 +127,7 @@ class _Client(Generic[H]):
         return text.replace(self._api_key.get_secret_value(), "**********")
 
     def _trigger_op(self, integration_id: str) -> Op[None]:
-        call = trigger_call(check_integration_id(integration_id))
-        return send(self._context(), call, lambda _: None, trigger=True)
+        return trigger_once(self._context(), check_integration_id(integration_id))
 
     def _integrations_op(self) -> Op[None]:
         return every_item(self._context(), integrations_call, Integration)
@@ -208,7 +226,11 @@ def _polling(poll_interval: float, max_poll_interval: float | None, timeout: flo
 
 
 class BrazeCDIClient(_Client[httpx.Client]):
-    """The Braze CDI client.
+    """The Braze CDI client: one workspace's three CDI endpoints, and syncs started and waited
+    for safely on top of them.
+
+    Use it as a context manager (or call ``close``). Every argument is checked before any
+    request; the key is never shown (``repr`` shows the endpoint only).
 
     Args:
         api_key: A REST API key with the ``cdi.integration_sync``, ``cdi.integration_list`` and
@@ -243,21 +265,56 @@ class BrazeCDIClient(_Client[httpx.Client]):
         self.close()
 
     def close(self) -> None:
-        """Close the connections."""
+        """Close the connections (``with`` does it on leaving the block).
+
+        Examples:
+            >>> from braze_cdi import BrazeCDIClient
+            >>> client = BrazeCDIClient("a-key", "US-01")
+            >>> client.close()
+        """
         self._http.close()
 
     def trigger_sync(self, integration_id: str) -> None:
         """Send one trigger, retrying only failures that provably did not reach Braze.
 
-        Prefer :meth:`start_sync`, which also finds the job the trigger started.
+        The bare endpoint call: Braze answers without a job id. Prefer ``start_sync``, which
+        also finds the job the trigger started, and ``sync_and_wait``.
 
         Raises:
             SyncAlreadyRunning: a job of this integration is running.
+            BrazeServerError: Braze, or a proxy, failed; the trigger may have started a job, so
+                the error is not ``retryable``: look at the integration's jobs first.
+            BrazeTransportError: no answer; not ``retryable`` either once the request may have
+                reached Braze (``connected`` is True).
+            BrazeCDIError: any other failure, typed.
+
+        Examples:
+            >>> from braze_cdi import BrazeCDIClient
+            >>> from braze_cdi.testing import FakeBraze
+            >>> fake = FakeBraze()
+            >>> users = fake.add_integration(name="users")
+            >>> with BrazeCDIClient(fake.api_key, "US-01", transport=fake) as client:
+            ...     client.trigger_sync(users.integration_id)
+            >>> users.triggered_jobs
+            1
         """
         self._run(self._trigger_op(integration_id))
 
     def list_integrations(self) -> Iterator[Integration]:
-        """Every integration of the workspace, reading further pages only as they are needed."""
+        """Every integration of the workspace, reading further pages only as they are needed.
+
+        Needs the ``cdi.integration_list`` permission.
+
+        Examples:
+            >>> from braze_cdi import BrazeCDIClient
+            >>> from braze_cdi.testing import FakeBraze
+            >>> fake = FakeBraze()
+            >>> for name in ("users", "purchases"):
+            ...     _ = fake.add_integration(name=name)
+            >>> with BrazeCDIClient(fake.api_key, "US-01", transport=fake) as client:
+            ...     [integration.integration_name for integration in client.list_integrations()]
+            ['users', 'purchases']
+        """
         return self._iterate(self._integrations_op())
 
     def list_sync_jobs(
@@ -267,12 +324,38 @@ class BrazeCDIClient(_Client[httpx.Client]):
 
         With ``since`` (an aware datetime in Braze's clock, such as a job's
         ``sync_start_time``), only the jobs that started at or after it: when Braze lists newest
-        first, reading stops at the first page that reaches back past ``since``.
+        first, reading stops at the first page that reaches back past ``since``. Needs the
+        ``cdi.integration_job_status`` permission.
+
+        Examples:
+            >>> from itertools import islice
+            >>> from braze_cdi import BrazeCDIClient
+            >>> from braze_cdi.testing import FakeBraze
+            >>> fake = FakeBraze()
+            >>> users = fake.add_integration(name="users", history=25)  # 3 pages
+            >>> with BrazeCDIClient(fake.api_key, "US-01", transport=fake) as client:
+            ...     recent = list(islice(client.list_sync_jobs(users.integration_id), 5))
+            ...     since = recent[-1].sync_start_time
+            ...     again = list(client.list_sync_jobs(users.integration_id, since=since))
+            >>> len(recent), len(again), fake.count("status")  # one page read each time
+            (5, 5, 2)
         """
         return self._iterate(self._jobs_op(integration_id, since))
 
     def latest_sync_job(self, integration_id: str) -> SyncJob | None:
-        """The job with the latest ``sync_start_time`` (never judged by position), or ``None``."""
+        """The job with the latest ``sync_start_time`` (never judged by position), or ``None``.
+
+        Examples:
+            >>> from braze_cdi import BrazeCDIClient
+            >>> from braze_cdi.testing import FakeBraze
+            >>> fake = FakeBraze(order="shuffled")  # Braze does not document its list order
+            >>> users = fake.add_integration(name="users", history=12)
+            >>> with BrazeCDIClient(fake.api_key, "US-01", transport=fake) as client:
+            ...     latest = client.latest_sync_job(users.integration_id)
+            ...     listed = list(client.list_sync_jobs(users.integration_id))
+            >>> latest == max(listed, key=lambda job: job.sync_start_time), latest == listed[0]
+            (True, False)
+        """
         check_integration_id(integration_id)
         return self._run(self._latest_op(integration_id))
 
@@ -286,12 +369,36 @@ class BrazeCDIClient(_Client[httpx.Client]):
     ) -> SyncHandle:
         """Trigger a sync and return a handle to wait for it with, maybe in another process.
 
+        First reads the job list to note the newest job and Braze's time: the sync's job is
+        the first one to start after both. A trigger whose outcome is unknown (a timeout or a
+        5xx once the request was sent) is not resent blindly: a new job in the list means it
+        worked.
+
         Args:
             integration_id: The integration to sync.
             if_running: When the integration is syncing already: ``"wait"`` for that job to end,
                 then trigger; ``"attach"`` to adopt it; ``"fail"`` to raise ``SyncAlreadyRunning``.
             timeout: Seconds that waiting for a running job (``"wait"``) may take.
             poll_interval: Seconds between polls while waiting for a running job.
+
+        Returns:
+            A ``SyncHandle`` (``triggered`` is False when a running job was adopted).
+
+        Raises:
+            SyncAlreadyRunning: a job is running and ``if_running="fail"``.
+            SyncTimeout: waiting for a running job took longer than ``timeout``.
+            BrazeCDIError: any other failure, typed.
+
+        Examples:
+            >>> from braze_cdi import BrazeCDIClient
+            >>> from braze_cdi.testing import FakeBraze
+            >>> fake = FakeBraze()
+            >>> users = fake.add_integration(name="users", duration=0.0)
+            >>> _ = fake.start_job(users.integration_id, duration=600)  # Braze's schedule
+            >>> with BrazeCDIClient(fake.api_key, "US-01", transport=fake) as client:
+            ...     handle = client.start_sync(users.integration_id, if_running="attach")
+            >>> handle.triggered, users.triggered_jobs
+            (False, 0)
         """
         return self._run(
             self._start_op(
@@ -308,15 +415,28 @@ class BrazeCDIClient(_Client[httpx.Client]):
         fail_on_partial: bool = False,
         max_poll_interval: float | None = None,
     ) -> SyncResult:
-        """Wait for the job a :meth:`start_sync` handle points at to finish.
+        """Wait for the job a ``start_sync`` handle points at to finish.
 
         Polls every ``poll_interval`` seconds, slowing gently to ``max_poll_interval`` (default
-        60 s) while the job runs.
+        60 s) while the job runs. A poll that fails for a passing reason (after its own
+        retries) is logged and the wait goes on; only ``timeout`` ends it.
 
         Raises:
             SyncFailed: the job ended ``error`` or ``config_error`` (or ``partial`` with
                 ``fail_on_partial``).
             SyncTimeout: ``timeout`` seconds passed first.
+
+        Examples:
+            >>> from braze_cdi import BrazeCDIClient
+            >>> from braze_cdi.testing import FakeBraze, FakeClock
+            >>> clock = FakeClock()  # the fake's jobs and the client's polls share its time
+            >>> fake = FakeBraze(clock=clock)
+            >>> users = fake.add_integration(name="users", duration=200.0)
+            >>> with BrazeCDIClient(fake.api_key, "US-01", transport=fake, clock=clock) as client:
+            ...     handle = client.start_sync(users.integration_id)
+            ...     result = client.wait_for_sync(handle, poll_interval=10.0)
+            >>> result.job_status, result.status_calls, clock.sleeps
+            (<JobStatus.SUCCESS: 'success'>, 8, [10.0, 15.0, 22.5, 33.75, 50.625, 60.0, 60.0])
         """
         return self._run(
             self._wait_op(
@@ -338,7 +458,26 @@ class BrazeCDIClient(_Client[httpx.Client]):
         fail_on_partial: bool = False,
         max_poll_interval: float | None = None,
     ) -> SyncResult:
-        """:meth:`start_sync`, then :meth:`wait_for_sync`, within one ``timeout``."""
+        """``start_sync``, then ``wait_for_sync``, within one ``timeout``.
+
+        Returns:
+            A ``SyncResult``: the job that ended ``success`` or ``partial``.
+
+        Raises:
+            SyncFailed: the job ended ``error`` or ``config_error`` (or ``partial`` with
+                ``fail_on_partial``).
+            SyncTimeout: ``timeout`` seconds passed first, waiting for a running job included.
+
+        Examples:
+            >>> from braze_cdi import BrazeCDIClient
+            >>> from braze_cdi.testing import FakeBraze
+            >>> fake = FakeBraze()
+            >>> users = fake.add_integration(name="users", duration=0.2, rows_synced=1200)
+            >>> with BrazeCDIClient(fake.api_key, "US-01", transport=fake) as client:
+            ...     result = client.sync_and_wait(users.integration_id, poll_interval=0.1)
+            >>> str(result.job_status), result.job.rows_synced
+            ('success', 1200)
+        """
         return self._run(
             self._sync_and_wait_op(
                 integration_id,
@@ -391,8 +530,8 @@ class BrazeCDIClient(_Client[httpx.Client]):
 
 
 class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
-    """The async Braze CDI client: the same arguments and methods as :class:`BrazeCDIClient`,
-    awaited, plus :meth:`sync_many`.
+    """The async Braze CDI client: the same arguments and methods as ``BrazeCDIClient``,
+    awaited, plus ``sync_many``. Listings are async iterators (``async for``).
 
     Examples:
         >>> import asyncio
@@ -417,25 +556,84 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connections."""
+        """Close the connections (``async with`` does it on leaving the block).
+
+        Examples:
+            >>> import asyncio
+            >>> from braze_cdi import AsyncBrazeCDIClient
+            >>> asyncio.run(AsyncBrazeCDIClient("a-key", "US-01").aclose())
+        """
         await self._http.aclose()
 
     async def trigger_sync(self, integration_id: str) -> None:
-        """See :meth:`BrazeCDIClient.trigger_sync`."""
+        """See ``BrazeCDIClient.trigger_sync``; ``await`` it.
+
+        Examples:
+            >>> import asyncio
+            >>> from braze_cdi import AsyncBrazeCDIClient
+            >>> from braze_cdi.testing import FakeBraze
+            >>> fake = FakeBraze()
+            >>> users = fake.add_integration(name="users")
+            >>> async def trigger():
+            ...     async with AsyncBrazeCDIClient(fake.api_key, "US-01", transport=fake) as client:
+            ...         await client.trigger_sync(users.integration_id)
+            >>> asyncio.run(trigger())
+            >>> users.triggered_jobs
+            1
+        """
         await self._run(self._trigger_op(integration_id))
 
     def list_integrations(self) -> AsyncIterator[Integration]:
-        """See :meth:`BrazeCDIClient.list_integrations`; use with ``async for``."""
+        """See ``BrazeCDIClient.list_integrations``; use with ``async for``.
+
+        Examples:
+            >>> import asyncio
+            >>> from braze_cdi import AsyncBrazeCDIClient
+            >>> from braze_cdi.testing import FakeBraze
+            >>> fake = FakeBraze()
+            >>> _ = fake.add_integration(name="users")
+            >>> async def names():
+            ...     async with AsyncBrazeCDIClient(fake.api_key, "US-01", transport=fake) as client:
+            ...         return [i.integration_name async for i in client.list_integrations()]
+            >>> asyncio.run(names())
+            ['users']
+        """
         return self._iterate(self._integrations_op())
 
     def list_sync_jobs(
         self, integration_id: str, *, since: datetime | None = None
     ) -> AsyncIterator[SyncJob]:
-        """See :meth:`BrazeCDIClient.list_sync_jobs`; use with ``async for``."""
+        """See ``BrazeCDIClient.list_sync_jobs``; use with ``async for``.
+
+        Examples:
+            >>> import asyncio
+            >>> from braze_cdi import AsyncBrazeCDIClient
+            >>> from braze_cdi.testing import FakeBraze
+            >>> fake = FakeBraze()
+            >>> users = fake.add_integration(name="users", history=12)
+            >>> async def count_jobs():
+            ...     async with AsyncBrazeCDIClient(fake.api_key, "US-01", transport=fake) as client:
+            ...         return len([j async for j in client.list_sync_jobs(users.integration_id)])
+            >>> asyncio.run(count_jobs())
+            12
+        """
         return self._iterate(self._jobs_op(integration_id, since))
 
     async def latest_sync_job(self, integration_id: str) -> SyncJob | None:
-        """See :meth:`BrazeCDIClient.latest_sync_job`."""
+        """See ``BrazeCDIClient.latest_sync_job``; ``await`` it.
+
+        Examples:
+            >>> import asyncio
+            >>> from braze_cdi import AsyncBrazeCDIClient
+            >>> from braze_cdi.testing import FakeBraze
+            >>> fake = FakeBraze()
+            >>> users = fake.add_integration(name="users")
+            >>> async def latest():
+            ...     async with AsyncBrazeCDIClient(fake.api_key, "US-01", transport=fake) as client:
+            ...         return await client.latest_sync_job(users.integration_id)
+            >>> print(asyncio.run(latest()))  # an integration that never ran
+            None
+        """
         check_integration_id(integration_id)
         return await self._run(self._latest_op(integration_id))
 
@@ -447,7 +645,21 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
         timeout: float = 3600.0,
         poll_interval: float = 10.0,
     ) -> SyncHandle:
-        """See :meth:`BrazeCDIClient.start_sync`."""
+        """See ``BrazeCDIClient.start_sync``; ``await`` it.
+
+        Examples:
+            >>> import asyncio
+            >>> from braze_cdi import AsyncBrazeCDIClient
+            >>> from braze_cdi.testing import FakeBraze
+            >>> fake = FakeBraze()
+            >>> users = fake.add_integration(name="users", duration=0.1)
+            >>> async def start_then_wait():
+            ...     async with AsyncBrazeCDIClient(fake.api_key, "US-01", transport=fake) as client:
+            ...         handle = await client.start_sync(users.integration_id)
+            ...         return await client.wait_for_sync(handle, poll_interval=0.05)
+            >>> str(asyncio.run(start_then_wait()).job_status)
+            'success'
+        """
         return await self._run(
             self._start_op(
                 integration_id, if_running=if_running, timeout=timeout, poll_interval=poll_interval
@@ -463,7 +675,24 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
         fail_on_partial: bool = False,
         max_poll_interval: float | None = None,
     ) -> SyncResult:
-        """See :meth:`BrazeCDIClient.wait_for_sync`."""
+        """See ``BrazeCDIClient.wait_for_sync``; ``await`` it.
+
+        Examples:
+            >>> import asyncio
+            >>> from braze_cdi import AsyncBrazeCDIClient
+            >>> from braze_cdi.testing import FakeBraze
+            >>> fake = FakeBraze()
+            >>> from braze_cdi import SyncHandle
+            >>> users = fake.add_integration(name="users", duration=0.1)
+            >>> async def wait(handle: SyncHandle):
+            ...     async with AsyncBrazeCDIClient(fake.api_key, "US-01", transport=fake) as client:
+            ...         return await client.wait_for_sync(handle, poll_interval=0.05, timeout=60)
+            >>> fake.start_job(users.integration_id).duration  # Braze's schedule starts one
+            0.1
+            >>> handle = SyncHandle(integration_id=users.integration_id, triggered=False)
+            >>> asyncio.run(wait(handle)).job.rows_synced
+            1000
+        """
         return await self._run(
             self._wait_op(
                 handle,
@@ -484,7 +713,20 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
         fail_on_partial: bool = False,
         max_poll_interval: float | None = None,
     ) -> SyncResult:
-        """See :meth:`BrazeCDIClient.sync_and_wait`."""
+        """See ``BrazeCDIClient.sync_and_wait``; ``await`` it.
+
+        Examples:
+            >>> import asyncio
+            >>> from braze_cdi import AsyncBrazeCDIClient
+            >>> from braze_cdi.testing import FakeBraze
+            >>> fake = FakeBraze()
+            >>> users = fake.add_integration(name="users", duration=0.1)
+            >>> async def sync():
+            ...     async with AsyncBrazeCDIClient(fake.api_key, "US-01", transport=fake) as client:
+            ...         return await client.sync_and_wait(users.integration_id, poll_interval=0.05)
+            >>> asyncio.run(sync()).triggered
+            True
+        """
         return await self._run(
             self._sync_and_wait_op(
                 integration_id,
@@ -499,11 +741,26 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
     async def sync_many(
         self, integration_ids: Iterable[str], *, max_concurrency: int = 10, **wait_options: Any
     ) -> list[SyncResult | Exception]:
-        """:meth:`sync_and_wait` for many integrations at once.
+        """``sync_and_wait`` for many integrations at once.
 
         Returns every outcome in input order: a ``SyncResult``, or the error that call raised.
         One failure does not stop the others; the shared rate budget keeps the fan-out under
-        Braze's limits. ``wait_options`` are those of :meth:`sync_and_wait`.
+        Braze's limits. ``wait_options`` are those of ``sync_and_wait``.
+
+        Examples:
+            >>> import asyncio
+            >>> from braze_cdi import AsyncBrazeCDIClient
+            >>> from braze_cdi.testing import FakeBraze
+            >>> fake = FakeBraze()
+            >>> ids = [
+            ...     fake.add_integration(duration=0.0, outcome=outcome).integration_id
+            ...     for outcome in ("success", "error", "partial")
+            ... ]
+            >>> async def sync_all():
+            ...     async with AsyncBrazeCDIClient(fake.api_key, "US-01", transport=fake) as client:
+            ...         return await client.sync_many(ids, max_concurrency=5)
+            >>> [type(outcome).__name__ for outcome in asyncio.run(sync_all())]
+            ['SyncResult', 'SyncFailed', 'SyncResult']
         """
         ids = list(integration_ids)
         if len(set(ids)) != len(ids):

@@ -11,7 +11,6 @@ from ._errors import BrazeConfigError
 
 __all__ = ["INSTANCES", "check_api_key", "check_integration_id", "resolve_rest_endpoint"]
 
-#: Braze's instances and their REST endpoints (Braze's "API overview" page).
 INSTANCES: dict[str, str] = {
     **{f"US-0{n}": f"https://rest.iad-0{n}.braze.com" for n in range(1, 9)},
     "US-10": "https://rest.us-10.braze.com",
@@ -22,6 +21,8 @@ INSTANCES: dict[str, str] = {
     "JP-01": "https://rest.jp-01.braze.com",
     "KR-01": "https://rest.kr-01.braze.com",
 }
+"""Braze's instances and their REST endpoints (Braze's "API overview" page):
+``rest_endpoint="US-03"`` means ``INSTANCES["US-03"]``. There is no US-09."""
 
 _INSTANCE_SHAPE = re.compile(r"[A-Za-z]{2}-\d{1,2}")
 _MAX_ID_LENGTH = 128

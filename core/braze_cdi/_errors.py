@@ -46,7 +46,25 @@ __all__ = [
 
 
 class BrazeCDIError(Exception):
-    """Base class of every braze-cdi error."""
+    """Base class of every braze-cdi error.
+
+    Attributes:
+        message: What happened, with Braze's own words when Braze answered.
+        status_code: The HTTP status of Braze's answer, or ``None`` when there was none.
+        hint: What to do about it; ``str(error)`` ends with it.
+        retryable: Whether the same call may succeed if tried again later. Orchestrators retry
+            a step only when this is True.
+
+    Examples:
+        >>> from braze_cdi import BrazeCDIClient, BrazeCDIError
+        >>> try:
+        ...     BrazeCDIClient("a-key", "US-09")
+        ... except BrazeCDIError as error:
+        ...     print(type(error).__name__, error.retryable)
+        ...     print(error)
+        BrazeConfigError False
+        'US-09' is not a Braze instance. Valid instances: US-01, US-02, ..., KR-01.
+    """
 
     retryable: bool = False
 
@@ -83,19 +101,83 @@ def _rebuild(cls: type[BrazeCDIError], state: dict[str, object]) -> BrazeCDIErro
 
 
 class BrazeConfigError(BrazeCDIError, ValueError):
-    """The configuration or an argument is invalid; no request was sent."""
+    """The configuration or an argument is invalid; no request was sent.
+
+    Raised by the constructors and methods before any request: a missing or malformed key, an
+    unknown instance, plain ``http://`` to a host that is not loopback, an integration id that
+    would break the URL, a bad option. Never retryable. Also a ``ValueError``.
+
+    Examples:
+        >>> from braze_cdi import BrazeCDIClient, BrazeConfigError
+        >>> try:
+        ...     BrazeCDIClient("a-key", "http://rest.iad-01.braze.com")
+        ... except BrazeConfigError as error:
+        ...     print(error)
+        Refusing plain http to rest.iad-01.braze.com: the API key would travel unencrypted. ...
+    """
 
 
 class BrazeAPIError(BrazeCDIError):
-    """Braze answered, with an error status or a body that cannot be read."""
+    """Braze answered, with an error status or a body that cannot be read.
+
+    The subclasses are the answers Braze documents. This class itself stands for the others:
+    a 400 such as "Invalid cursor", a redirect (never followed), a 2xx whose body is not the
+    documented JSON (retryable: usually a proxy or a passing fault), a ``Link`` header that
+    names no next cursor.
+
+    Examples:
+        >>> from braze_cdi import BrazeAPIError, BrazeCDIClient
+        >>> from braze_cdi.testing import FakeBraze
+        >>> fake = FakeBraze()
+        >>> _ = fake.inject("list", status=400, body={"message": "Invalid cursor"})
+        >>> with BrazeCDIClient(fake.api_key, "US-01", transport=fake) as client:
+        ...     try:
+        ...         list(client.list_integrations())
+        ...     except BrazeAPIError as error:
+        ...         print(error.status_code, error.retryable, error.message)
+        400 False Listing integrations: Braze answered 'Invalid cursor'.
+    """
 
 
 class BrazeAuthenticationError(BrazeAPIError):
-    """401: Braze did not accept the API key."""
+    """401: Braze did not accept the API key.
+
+    Either the key is wrong, or it belongs to a workspace of another instance: Braze answers
+    401 to a key sent to the wrong REST endpoint. Never retried.
+
+    Examples:
+        >>> from braze_cdi import BrazeAuthenticationError, BrazeCDIClient
+        >>> from braze_cdi.testing import FakeBraze
+        >>> fake = FakeBraze()
+        >>> with BrazeCDIClient("not-the-key", "US-01", transport=fake) as client:
+        ...     try:
+        ...         list(client.list_integrations())
+        ...     except BrazeAuthenticationError as error:
+        ...         print(error)
+        401: Listing integrations: Braze answered 'Invalid API key'. Check the API key, ...
+    """
 
 
 class BrazePermissionError(BrazeAPIError):
-    """403: the API key lacks the permission the call needs (``permission``)."""
+    """403: the API key lacks the permission the call needs (``permission``).
+
+    Each CDI endpoint needs its own permission: ``cdi.integration_sync`` (trigger),
+    ``cdi.integration_list`` (list integrations), ``cdi.integration_job_status`` (list jobs).
+    Permissions cannot be added to an existing key. Never retried.
+
+    Examples:
+        >>> from braze_cdi import BrazeCDIClient, BrazePermissionError
+        >>> from braze_cdi.testing import FakeBraze
+        >>> fake = FakeBraze()
+        >>> users = fake.add_integration(name="users")
+        >>> fake.add_key("a-listing-key", {"cdi.integration_list"})
+        >>> with BrazeCDIClient("a-listing-key", "US-01", transport=fake) as client:
+        ...     try:
+        ...         client.trigger_sync(users.integration_id)
+        ...     except BrazePermissionError as error:
+        ...         print(error.status_code, error.permission)
+        403 cdi.integration_sync
+    """
 
     def __init__(self, message: str, *, permission: str, **kwargs: object) -> None:
         self.permission = permission
@@ -103,21 +185,87 @@ class BrazePermissionError(BrazeAPIError):
 
 
 class InvalidIntegrationId(BrazeAPIError):
-    """400: Braze says the integration id is invalid."""
+    """400: Braze says the integration id is invalid ("Invalid integration ID").
+
+    Braze checks the id's shape (its ids are UUIDs); an id that would break the URL is refused
+    earlier, with ``BrazeConfigError``. Never retried.
+
+    Examples:
+        >>> from braze_cdi import BrazeCDIClient, InvalidIntegrationId
+        >>> from braze_cdi.testing import FakeBraze
+        >>> fake = FakeBraze()
+        >>> with BrazeCDIClient(fake.api_key, "US-01", transport=fake) as client:
+        ...     try:
+        ...         client.trigger_sync("users")
+        ...     except InvalidIntegrationId as error:
+        ...         print(error.message)
+        Triggering a sync of integration users: Braze answered 'Invalid integration ID'.
+    """
 
 
 class IntegrationNotFound(BrazeAPIError):
-    """404: no integration with that id in this workspace."""
+    """404: no integration with that id in this workspace ("Integration not found").
+
+    Often the id of another workspace, or a key of another workspace. Never retried.
+
+    Examples:
+        >>> from braze_cdi import BrazeCDIClient, IntegrationNotFound
+        >>> from braze_cdi.testing import FakeBraze
+        >>> fake = FakeBraze()
+        >>> with BrazeCDIClient(fake.api_key, "US-01", transport=fake) as client:
+        ...     try:
+        ...         client.trigger_sync("00000000-0000-0000-0000-000000000000")
+        ...     except IntegrationNotFound as error:
+        ...         print(error.status_code, error.hint)
+        404 Check the integration id and the workspace of the key.
+    """
 
 
 class SyncAlreadyRunning(BrazeAPIError):
-    """429 "Another job is in progress": the integration is syncing already."""
+    """429 "Another job is in progress": the integration is syncing already.
+
+    Braze runs one job per integration at a time. ``trigger_sync`` raises it as Braze answers;
+    ``start_sync`` and ``sync_and_wait`` raise it only with ``if_running="fail"`` (then before
+    any trigger, with ``status_code`` None, when the job list shows the running job). Braze
+    uses the same status for its rate limit: the message tells them apart. Never retried.
+
+    Examples:
+        >>> from braze_cdi import BrazeCDIClient, SyncAlreadyRunning
+        >>> from braze_cdi.testing import FakeBraze
+        >>> fake = FakeBraze()
+        >>> users = fake.add_integration(name="users")
+        >>> _ = fake.start_job(users.integration_id, duration=600)  # Braze's own schedule
+        >>> with BrazeCDIClient(fake.api_key, "US-01", transport=fake) as client:
+        ...     try:
+        ...         client.trigger_sync(users.integration_id)
+        ...     except SyncAlreadyRunning as error:
+        ...         print(error.status_code, error.message)
+        429 Triggering a sync of integration ...: Braze answered 'Another job is in progress'.
+    """
 
 
 class BrazeRateLimited(BrazeAPIError):
     """429: the workspace's rate limit for this endpoint is used up.
 
-    ``retry_after`` is how many seconds Braze asked to wait, when it said so.
+    ``retry_after`` is how many seconds Braze asked to wait, when it said so (``Retry-After``,
+    or ``X-RateLimit-Reset`` measured against Braze's ``Date``). Retryable: every call waits
+    that long (at most the limit's window) and tries again, as its ``RetryPolicy`` allows; it
+    is raised when the attempts run out. Also raised without asking Braze when the client-side
+    budget would let the call go only after its deadline.
+
+    Examples:
+        >>> from braze_cdi import BrazeCDIClient, BrazeRateLimited, RetryPolicy
+        >>> from braze_cdi.testing import FakeBraze
+        >>> fake = FakeBraze()
+        >>> _ = fake.inject("list", status=429, headers={"Retry-After": "12"})
+        >>> client = BrazeCDIClient(
+        ...     fake.api_key, "US-01", transport=fake, retry=RetryPolicy(max_attempts=1)
+        ... )
+        >>> try:
+        ...     list(client.list_integrations())
+        ... except BrazeRateLimited as error:
+        ...     print(error.retryable, error.retry_after)
+        True 12.0
     """
 
     retryable = True
@@ -128,7 +276,25 @@ class BrazeRateLimited(BrazeAPIError):
 
 
 class BrazeServerError(BrazeAPIError):
-    """5xx: Braze, or a proxy in front of it, failed."""
+    """5xx: Braze, or a proxy in front of it, failed.
+
+    Retryable: retried with backoff within the call. A trigger is the exception: a 5xx may
+    come after Braze started the job, so ``start_sync`` looks at the job list before sending
+    it again, and a trigger whose outcome stays unknown is raised with ``retryable`` False.
+
+    Examples:
+        >>> from braze_cdi import BrazeCDIClient, BrazeServerError
+        >>> from braze_cdi.testing import FakeBraze, FakeClock
+        >>> clock = FakeClock()  # the retries' pauses take no real time
+        >>> fake = FakeBraze(clock=clock)
+        >>> _ = fake.inject("list", status=503, times=5)
+        >>> with BrazeCDIClient(fake.api_key, "US-01", transport=fake, clock=clock) as client:
+        ...     try:
+        ...         list(client.list_integrations())
+        ...     except BrazeServerError as error:
+        ...         print(error.status_code, error.retryable, fake.count("list"))
+        503 True 5
+    """
 
     retryable = True
 
@@ -137,7 +303,22 @@ class BrazeTransportError(BrazeCDIError):
     """No usable response: the connection failed or timed out.
 
     ``connected`` is False when no connection was made, so the request provably never
-    reached Braze.
+    reached Braze. Retryable, but a trigger is resent only when ``connected`` is False (see
+    ``BrazeServerError``).
+
+    Examples:
+        >>> from braze_cdi import BrazeCDIClient, BrazeTransportError, RetryPolicy
+        >>> from braze_cdi.testing import FakeBraze
+        >>> fake = FakeBraze()
+        >>> _ = fake.inject("list", drop=True)  # the connection closes without an answer
+        >>> client = BrazeCDIClient(
+        ...     fake.api_key, "US-01", transport=fake, retry=RetryPolicy(max_attempts=1)
+        ... )
+        >>> try:
+        ...     list(client.list_integrations())
+        ... except BrazeTransportError as error:
+        ...     print(error.connected, error.retryable)
+        True True
     """
 
     retryable = True
@@ -148,7 +329,24 @@ class BrazeTransportError(BrazeCDIError):
 
 
 class SyncFailed(BrazeCDIError):
-    """The sync ended without success; ``job`` is the finished job as Braze reported it."""
+    """The sync ended without success; ``job`` is the finished job as Braze reported it.
+
+    Raised by ``wait_for_sync`` and ``sync_and_wait`` when the job ends ``error`` or
+    ``config_error``, or ``partial`` with ``fail_on_partial=True``. Not retryable: the sync ran,
+    and running it again gives the same result until its cause is fixed.
+
+    Examples:
+        >>> from braze_cdi import BrazeCDIClient, SyncFailed
+        >>> from braze_cdi.testing import FakeBraze
+        >>> fake = FakeBraze()
+        >>> events = fake.add_integration(name="events", duration=0.0, outcome="error")
+        >>> with BrazeCDIClient(fake.api_key, "US-01", transport=fake) as client:
+        ...     try:
+        ...         client.sync_and_wait(events.integration_id)
+        ...     except SyncFailed as error:
+        ...         print(error.job.job_status, error.job.rows_synced)
+        error 0
+    """
 
     def __init__(self, message: str, *, integration_id: str, job: SyncJob) -> None:
         self.integration_id = integration_id
@@ -160,7 +358,24 @@ class SyncTimeout(BrazeCDIError):
     """The wait ran out before the job finished.
 
     ``job`` is the last job seen (``None`` if it never appeared). Braze has no cancel call, so the
-    sync may still be running: ``handle`` resumes the wait with ``wait_for_sync``.
+    sync may still be running: ``handle`` resumes the wait with ``wait_for_sync``. Not
+    retryable: triggering again would only meet the running job.
+
+    Examples:
+        >>> from braze_cdi import BrazeCDIClient, SyncTimeout
+        >>> from braze_cdi.testing import FakeBraze, FakeClock
+        >>> clock = FakeClock()  # an hour of waiting takes no real time
+        >>> fake = FakeBraze(clock=clock)
+        >>> users = fake.add_integration(name="users", duration=7200)
+        >>> client = BrazeCDIClient(fake.api_key, "US-01", transport=fake, clock=clock)
+        >>> try:
+        ...     client.sync_and_wait(users.integration_id, timeout=3600)
+        ... except SyncTimeout as error:
+        ...     print(error.job.job_status, error.handle.triggered)
+        ...     handle = error.handle
+        running True
+        >>> client.wait_for_sync(handle, timeout=7200).job_status  # later, the same job
+        <JobStatus.SUCCESS: 'success'>
     """
 
     def __init__(

@@ -40,13 +40,17 @@ def every_item(ctx: Context, call_for: Callable[[str | None], Call], model: type
         cursor = current.next_cursor
         if cursor is None:
             return
-        if cursor in seen:
-            raise BrazeAPIError(
-                f"{call_for(cursor)}: Braze sent the same next-page cursor twice; stopping "
-                "rather than looping.",
-                hint="Please report this.",
-            )
-        seen.add(cursor)
+        _check_new(cursor, seen, call_for(cursor))
+
+
+def _check_new(cursor: str, seen: set[str], call: Call) -> None:
+    """Refuse a next-page cursor met before: the list would be read in a loop."""
+    if cursor in seen:
+        raise BrazeAPIError(
+            f"{call}: Braze sent the same next-page cursor twice; stopping rather than looping.",
+            hint="Please report this.",
+        )
+    seen.add(cursor)
 
 
 @dataclass
@@ -55,6 +59,7 @@ class JobScan:
 
     newest: list[SyncJob] = field(default_factory=list)  # the two newest, newest first
     since: list[SyncJob] = field(default_factory=list)  # every job started at or after `since`
+    date: datetime | None = None  # Braze's clock at its last answer
 
 
 def scan_jobs(
@@ -64,21 +69,25 @@ def scan_jobs(
 
     Braze does not document the list's order. A page sorted newest first is taken to mean the
     list is, so reading stops once a page reaches back past ``since`` (with ``since=None``: after
-    the first page). Any other order is read to the end.
+    the first page). Any other order is read to the end, or until the deadline: the scan then
+    holds what was read, and the caller's own deadline check decides.
     """
     scan = JobScan()
     cursor: str | None = None
+    seen: set[str] = set()
     while True:
-        current = yield from page(
-            ctx, jobs_call(integration_id, cursor), SyncJob, deadline=deadline
-        )
+        call = jobs_call(integration_id, cursor)
+        current = yield from page(ctx, call, SyncJob, deadline=deadline)
         dated = [job for job in current.items if job.sync_start_time is not None]
         scan.newest = sorted([*scan.newest, *dated], key=_start, reverse=True)[:2]
         if since is not None:
             scan.since += [job for job in dated if _start(job) >= since]
+        scan.date = current.date or scan.date
         cursor = current.next_cursor
-        if cursor is None or _reached(dated, since):
+        past_deadline = deadline is not None and ctx.clock.monotonic() >= deadline
+        if cursor is None or _reached(dated, since) or past_deadline:
             return scan
+        _check_new(cursor, seen, call)
 
 
 def jobs_since(ctx: Context, integration_id: str, since: datetime) -> Op[None]:

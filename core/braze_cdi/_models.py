@@ -23,7 +23,17 @@ Timestamp = Annotated[datetime | None, AfterValidator(_as_utc)]
 
 
 class JobStatus(str, enum.Enum):
-    """The documented values of ``job_status``."""
+    """The documented values of ``job_status``.
+
+    ``running`` until the job ends ``success`` (all rows synced), ``partial`` (some rows
+    failed), ``error`` (no rows synced) or ``config_error`` (the integration's configuration is
+    wrong). A member equals its string, and ``str()`` gives the value.
+
+    Examples:
+        >>> from braze_cdi import JobStatus
+        >>> JobStatus("partial") == "partial", str(JobStatus.CONFIG_ERROR)
+        (True, 'config_error')
+    """
 
     RUNNING = "running"
     SUCCESS = "success"
@@ -46,7 +56,21 @@ class _BrazeObject(BaseModel):
 
 
 class Integration(_BrazeObject):
-    """One CDI integration, as ``GET /cdi/integrations`` lists it."""
+    """One CDI integration, as ``GET /cdi/integrations`` lists it.
+
+    Fields carry Braze's names; all but ``integration_id`` may be ``None`` (an integration that
+    never ran has no last job). Times are timezone-aware. Fields Braze adds later are kept.
+
+    Examples:
+        >>> from braze_cdi import BrazeCDIClient
+        >>> from braze_cdi.testing import FakeBraze
+        >>> fake = FakeBraze()
+        >>> _ = fake.add_integration(name="users", history=1)
+        >>> with BrazeCDIClient(fake.api_key, "US-01", transport=fake) as client:
+        ...     [integration] = client.list_integrations()
+        >>> integration.integration_name, integration.warehouse_type, integration.last_job_status
+        ('users', 'SNOWFLAKE', 'success')
+    """
 
     integration_id: str
     integration_name: str | None = None
@@ -64,8 +88,23 @@ class Integration(_BrazeObject):
 class SyncJob(_BrazeObject):
     """One sync job, as ``GET /cdi/integrations/{id}/job_sync_status`` lists it.
 
-    ``job_status`` is a :class:`JobStatus`, or the raw string when Braze sends a value it does
-    not document (such a job is never taken as finished).
+    ``job_status`` is a ``JobStatus``, or the raw string when Braze sends a value it does
+    not document (such a job is never taken as finished). Times are timezone-aware (a time
+    without an offset is taken as UTC); ``sync_finish_time`` is ``None`` while the job runs.
+
+    Examples:
+        >>> from braze_cdi import SyncJob
+        >>> job = SyncJob(
+        ...     job_status="success",
+        ...     sync_start_time="2026-01-01T02:00:00Z",
+        ...     sync_finish_time="2026-01-01T02:03:00Z",
+        ...     rows_synced=1200,
+        ...     rows_failed_with_errors=0,
+        ... )
+        >>> job.finished, job.duration.total_seconds()
+        (True, 180.0)
+        >>> SyncJob(job_status="queued").finished  # a status Braze does not document
+        False
     """
 
     job_status: JobStatus | str = Field(union_mode="left_to_right")
@@ -88,7 +127,14 @@ class SyncJob(_BrazeObject):
         return self.sync_finish_time - self.sync_start_time
 
     def record(self) -> dict[str, str | int | float | bool | None]:
-        """The job as one flat row (see :meth:`SyncResult.record`)."""
+        """The job as one flat row (see ``SyncResult.record``).
+
+        Examples:
+            >>> from braze_cdi import SyncJob
+            >>> row = SyncJob(job_status="running", sync_start_time="2026-01-01T02:00Z").record()
+            >>> row["job_status"], row["sync_start_time"], row["duration_seconds"]
+            ('running', '2026-01-01T02:00:00+00:00', None)
+        """
         duration = self.duration
         return {
             "job_status": str(self.job_status),
@@ -105,19 +151,53 @@ class SyncHandle(BaseModel):
     """Where a started sync can be found again, even from another process.
 
     The sync's job is the oldest job that started after ``previous_job`` (any job, when
-    ``previous_job`` is None). Serialize with ``handle.model_dump_json()`` and restore with
-    ``SyncHandle.model_validate_json(text)``.
+    ``previous_job`` is None), and not before ``not_before``. Serialize with
+    ``handle.model_dump_json()`` and restore with ``SyncHandle.model_validate_json(text)``.
+
+    Examples:
+        >>> from braze_cdi import BrazeCDIClient, SyncHandle
+        >>> from braze_cdi.testing import FakeBraze
+        >>> fake = FakeBraze()
+        >>> users = fake.add_integration(name="users", duration=0.0, history=2)
+        >>> with BrazeCDIClient(fake.api_key, "US-01", transport=fake) as client:
+        ...     saved = client.start_sync(users.integration_id).model_dump_json()
+        >>> # later, maybe in another process:
+        >>> handle = SyncHandle.model_validate_json(saved)
+        >>> handle.triggered, handle.previous_job.job_status
+        (True, <JobStatus.SUCCESS: 'success'>)
+        >>> with BrazeCDIClient(fake.api_key, "US-01", transport=fake) as client:
+        ...     client.wait_for_sync(handle).job.rows_synced
+        1000
     """
 
     model_config = ConfigDict(frozen=True, defer_build=True)
 
     integration_id: str
     previous_job: SyncJob | None = None
+    not_before: Timestamp = Field(
+        None,
+        description="Braze's time (its Date header) just before the trigger was sent: the "
+        "sync's job cannot have started earlier.",
+    )
     triggered: bool = Field(description="False when an already running job was adopted.")
 
 
 class SyncResult(BaseModel):
-    """How a sync ended."""
+    """How a sync ended: its job as Braze reported it, and how the wait went.
+
+    ``job.job_status`` is ``success`` or ``partial`` (other endings raise ``SyncFailed``).
+    ``status_calls`` counts the job-list requests of the call that returned it.
+
+    Examples:
+        >>> from braze_cdi import BrazeCDIClient
+        >>> from braze_cdi.testing import FakeBraze
+        >>> fake = FakeBraze()
+        >>> users = fake.add_integration(name="users", duration=0.0, rows_synced=1200)
+        >>> with BrazeCDIClient(fake.api_key, "US-01", transport=fake) as client:
+        ...     result = client.sync_and_wait(users.integration_id)
+        >>> result.job_status, result.job.rows_synced, result.triggered
+        (<JobStatus.SUCCESS: 'success'>, 1200, True)
+    """
 
     model_config = ConfigDict(frozen=True, defer_build=True)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qs, quote, urlsplit
@@ -111,6 +112,7 @@ Op = Generator[Effect, Any, T]
 class Page(Generic[M]):
     items: list[M]
     next_cursor: str | None
+    date: datetime | None  # Braze's clock when it answered (its Date header)
 
 
 def read_page(call: Call, response: httpx.Response, model: type[M]) -> Page[M]:
@@ -128,7 +130,7 @@ def read_page(call: Call, response: httpx.Response, model: type[M]) -> Page[M]:
             hint="This is usually a proxy or a passing fault; the call is retried.",
             retryable=True,
         ) from None
-    return Page(items, next_cursor(call, response))
+    return Page(items, next_cursor(call, response), braze_date(response))
 
 
 def next_cursor(call: Call, response: httpx.Response) -> str | None:
@@ -255,7 +257,7 @@ def transport_error(
     call: Call, exc: httpx.TransportError, redact: Callable[[str], str]
 ) -> BrazeTransportError:
     connected = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
-    detail = redact(str(exc)) or type(exc).__name__
+    detail = redact(str(exc)).rstrip(".") or type(exc).__name__
     if isinstance(exc, httpx.TimeoutException):
         hint = "Braze did not answer in time; raise timeout= if this persists."
     elif connected:
@@ -287,6 +289,12 @@ def rate_limit_wait(response: httpx.Response) -> float | None:
         return max(0.0, float(reset) - server_now)
     except ValueError:
         return None
+
+
+def braze_date(response: httpx.Response) -> datetime | None:
+    """When Braze answered, by its own clock (the Date header, to the second)."""
+    seconds = _http_date(response.headers.get("date"))
+    return None if seconds is None else datetime.fromtimestamp(seconds, tz=timezone.utc)
 
 
 def _http_date(value: str | None) -> float | None:

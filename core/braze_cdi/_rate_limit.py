@@ -30,7 +30,19 @@ EndpointKind = Literal["trigger", "list", "status"]
 
 @dataclass(frozen=True)
 class RateLimit:
-    """At most ``calls`` requests in any ``period`` seconds."""
+    """At most ``calls`` requests in any ``period`` seconds.
+
+    Examples:
+        >>> from braze_cdi import RateLimit
+        >>> RateLimit(20, 60.0)
+        RateLimit(calls=20, period=60.0)
+        >>> from braze_cdi import BrazeConfigError
+        >>> try:
+        ...     RateLimit(0, 60.0)
+        ... except BrazeConfigError as error:
+        ...     print(error)
+        A rate limit needs a positive whole number of calls and a positive period, not ...
+    """
 
     calls: int
     period: float
@@ -47,7 +59,16 @@ class RateLimit:
 class RateLimits:
     """One budget per kind of CDI endpoint; the defaults are Braze's documented limits.
 
-    ``None`` for a kind sends its requests without a client-side budget.
+    ``None`` for a kind sends its requests without a client-side budget. Pass your own when
+    Braze raised your workspace's limits, or lower ones to leave room for other callers of the
+    same workspace. ``rate_limits=None`` on a client turns every budget off.
+
+    Examples:
+        >>> from braze_cdi import BrazeCDIClient, RateLimit, RateLimits
+        >>> RateLimits().trigger
+        RateLimit(calls=20, period=60.0)
+        >>> half = RateLimits(trigger=RateLimit(10, 60.0), status=RateLimit(50, 60.0))
+        >>> client = BrazeCDIClient("a-key", "US-01", rate_limits=half)
     """
 
     trigger: RateLimit | None = RateLimit(20, 60.0)

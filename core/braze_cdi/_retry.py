@@ -37,9 +37,18 @@ T = TypeVar("T")
 class RetryPolicy(BaseModel):  # a model, so that blocks and resources can hold one
     """How transient failures are retried: exponential backoff, full jitter, a total deadline.
 
-    Retried: 5xx answers, transport errors and rate-limit 429s (after the wait Braze's headers
-    give). Never retried: any other 4xx. A trigger is resent only when it provably did not reach
-    Braze; see ``start_sync`` for what happens when its outcome is unknown.
+    Retried: 5xx answers, transport errors, 2xx answers whose body cannot be read, and
+    rate-limit 429s (after the wait Braze's headers give, at most the limit's window). Never
+    retried: any other 4xx. A trigger is resent only when it provably did not reach Braze; see
+    ``start_sync`` for what happens when its outcome is unknown. The policy applies to each
+    HTTP call; a wait's polls are bounded by the wait's own ``timeout``.
+
+    Examples:
+        >>> from braze_cdi import BrazeCDIClient, RetryPolicy
+        >>> patient = RetryPolicy(max_attempts=8, max_delay=60.0, deadline=600.0)
+        >>> client = BrazeCDIClient("a-key", "US-01", retry=patient)
+        >>> [RetryPolicy(jitter=False).backoff(attempt) for attempt in range(1, 7)]
+        [1.0, 2.0, 4.0, 8.0, 16.0, 30.0]
     """
 
     model_config = ConfigDict(frozen=True, defer_build=True)
@@ -51,7 +60,14 @@ class RetryPolicy(BaseModel):  # a model, so that blocks and resources can hold 
     jitter: bool = Field(True, description="Draw each backoff uniformly from [0, backoff].")
 
     def backoff(self, attempt: int) -> float:
-        """The pause after failed attempt number ``attempt`` (1-based)."""
+        """The pause after failed attempt number ``attempt`` (1-based): the initial delay,
+        doubled each attempt up to ``max_delay``; with ``jitter``, drawn from zero to that.
+
+        Examples:
+            >>> from braze_cdi import RetryPolicy
+            >>> 0.0 <= RetryPolicy().backoff(3) <= 4.0
+            True
+        """
         ceiling = min(self.max_delay, self.initial_delay * 2 ** (attempt - 1))
         return random.uniform(0, ceiling) if self.jitter else ceiling
 

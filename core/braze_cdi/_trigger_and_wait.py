@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import count
 from typing import Literal
 
@@ -23,6 +23,8 @@ logger = logging.getLogger("braze_cdi")
 
 IfRunning = Literal["wait", "attach", "fail"]
 _FAILED = (JobStatus.ERROR, JobStatus.CONFIG_ERROR)
+# How far apart Braze's API servers and job runners may tell the time.
+_CLOCK_TOLERANCE = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -106,11 +108,29 @@ def start_sync(
                 integration_id,
                 _when(newest),
             )
-            yield from _follow(ctx, integration_id, previous, deadline=deadline, polling=polling)
+            yield from _follow(
+                ctx,
+                SyncHandle(integration_id=integration_id, previous_job=previous, triggered=False),
+                deadline=deadline,
+                polling=polling,
+            )
             continue
-        running = yield from _trigger(ctx, integration_id, newest, deadline=deadline)
+        if ctx.clock.monotonic() >= deadline:
+            raise SyncTimeout(
+                f"The wait for integration {integration_id} ran out before its trigger was sent; "
+                "no sync was started.",
+                integration_id=integration_id,
+                job=None,
+            )
+        handle = SyncHandle(
+            integration_id=integration_id,
+            previous_job=newest,
+            not_before=scan.date,
+            triggered=True,
+        )
+        running = yield from _trigger(ctx, handle, deadline=deadline)
         if running is None:
-            return SyncHandle(integration_id=integration_id, previous_job=newest, triggered=True)
+            return handle
         # A job Braze did not list yet is running (a scheduled run, or another caller's).
         if if_running == "fail":
             raise running
@@ -121,26 +141,42 @@ def start_sync(
             "Integration %s is already syncing; waiting for it to end before triggering.",
             integration_id,
         )
-        yield from _follow(ctx, integration_id, newest, deadline=deadline, polling=polling)
+        running_job = SyncHandle(
+            integration_id=integration_id, previous_job=newest, triggered=False
+        )
+        yield from _follow(ctx, running_job, deadline=deadline, polling=polling)
 
 
-def _trigger(
-    ctx: Context, integration_id: str, previous: SyncJob | None, *, deadline: float
-) -> Op[SyncAlreadyRunning | None]:
+def trigger_once(ctx: Context, integration_id: str) -> Op[None]:
+    """The bare trigger: one request, retried only when it provably did not reach Braze."""
+    try:
+        yield from send(ctx, trigger_call(integration_id), _ignore, trigger=True)
+    except BrazeCDIError as error:
+        if may_have_reached_braze(error):
+            raise _unresolved(error) from None
+        raise
+
+
+def _trigger(ctx: Context, handle: SyncHandle, *, deadline: float) -> Op[SyncAlreadyRunning | None]:
     """Trigger once, whatever it takes; return the refusal if another job is running.
 
     When a trigger may have reached Braze without us hearing back, it is not simply sent again:
-    a job newer than ``previous`` means it worked, and so does a resend that Braze refuses
-    with "Another job is in progress".
+    a job that started after it (see ``_newer``) means it worked, and so does a resend that
+    Braze refuses with "Another job is in progress" -- unless the job list shows a running job
+    that started before the trigger, which explains the refusal instead.
     """
+    integration_id = handle.integration_id
     unknown: BrazeCDIError | None = None
+    running_before: SyncJob | None = None  # a running job older than the trigger
     for attempt in count(1):
+        if unknown is not None and ctx.clock.monotonic() >= deadline:
+            raise _unresolved(unknown)
         try:
             yield from send(
                 ctx, trigger_call(integration_id), _ignore, deadline=deadline, trigger=True
             )
         except SyncAlreadyRunning as running:
-            if unknown is None:
+            if unknown is None or running_before is not None:
                 return running
             logger.info(
                 "Integration %s: the resent trigger found a job in progress, so the first one "
@@ -150,6 +186,9 @@ def _trigger(
             return None
         except BrazeCDIError as error:
             if not may_have_reached_braze(error):
+                # After an unknown outcome, no failure of a resend makes it safe to retry.
+                if unknown is not None:
+                    raise _unresolved(unknown) from None
                 raise
             unknown = error
             delay = ctx.retry.backoff(attempt)
@@ -164,15 +203,20 @@ def _trigger(
             yield Sleep(delay)
             try:
                 scan = yield from scan_jobs(
-                    ctx, integration_id, since=_after(previous) or BEGINNING, deadline=deadline
+                    ctx,
+                    integration_id,
+                    since=_after(handle.previous_job) or BEGINNING,
+                    deadline=deadline,
                 )
             except BrazeCDIError:
                 raise _unresolved(error) from None
-            if _newer(scan.since, previous):
+            ours = _newer(scan.since, handle)
+            if ours:
                 logger.info(
                     "Integration %s: a new job appeared, so the trigger worked.", integration_id
                 )
                 return None
+            running_before = next((job for job in scan.since if not job.finished), None)
         else:
             logger.info("Triggered a sync of integration %s.", integration_id)
             return None
@@ -196,14 +240,7 @@ def _unresolved(error: BrazeCDIError) -> BrazeCDIError:
 def _wait(
     ctx: Context, handle: SyncHandle, *, deadline: float, polling: Polling, fail_on_partial: bool
 ) -> Op[SyncJob]:
-    job = yield from _follow(
-        ctx,
-        handle.integration_id,
-        handle.previous_job,
-        deadline=deadline,
-        polling=polling,
-        handle=handle,
-    )
+    job = yield from _follow(ctx, handle, deadline=deadline, polling=polling, resumable=True)
     if job.job_status in _FAILED or (fail_on_partial and job.job_status == JobStatus.PARTIAL):
         hint = {
             JobStatus.CONFIG_ERROR: "The integration's configuration is wrong; check it in the "
@@ -220,15 +257,13 @@ def _wait(
 
 
 def _follow(
-    ctx: Context,
-    integration_id: str,
-    previous: SyncJob | None,
-    *,
-    deadline: float,
-    polling: Polling,
-    handle: SyncHandle | None = None,
+    ctx: Context, where: SyncHandle, *, deadline: float, polling: Polling, resumable: bool = False
 ) -> Op[SyncJob]:
-    """Poll until the oldest job newer than ``previous`` has finished, and return it."""
+    """Poll until the job ``where`` points at has finished, and return it.
+
+    With ``resumable``, running out of time raises a ``SyncTimeout`` carrying ``where``.
+    """
+    integration_id, previous = where.integration_id, where.previous_job
     interval = polling.interval
     job: SyncJob | None = None
     problem: BrazeCDIError | None = None
@@ -249,7 +284,7 @@ def _follow(
             )
         else:
             problem = None
-            newer = _newer(scan.since, previous)
+            newer = _newer(scan.since, where)
             if newer:
                 current = min(newer, key=_start)
                 _log_change(integration_id, job, current)
@@ -260,7 +295,7 @@ def _follow(
                 logger.debug("Integration %s: its new job is not listed yet.", integration_id)
         now = ctx.clock.monotonic()
         if now >= deadline:
-            raise _timeout(integration_id, job, problem, handle)
+            raise _timeout(integration_id, job, problem, where if resumable else None)
         yield Sleep(min(interval, deadline - now))
         if job is not None:
             interval = polling.after(interval)
@@ -339,6 +374,15 @@ def _start(job: SyncJob) -> datetime:
     return job.sync_start_time or BEGINNING
 
 
-def _newer(jobs: list[SyncJob], previous: SyncJob | None) -> list[SyncJob]:
-    after = _after(previous)
-    return [job for job in jobs if after is None or _start(job) > after]
+def _newer(jobs: list[SyncJob], where: SyncHandle) -> list[SyncJob]:
+    """The jobs that may be the one ``where`` points at: started after its previous job, and
+    not before Braze's clock said the trigger was about to be sent (a job Braze lists late must
+    not pass for the trigger's own)."""
+    after = _after(where.previous_job)
+    not_before = None if where.not_before is None else where.not_before - _CLOCK_TOLERANCE
+    return [
+        job
+        for job in jobs
+        if (after is None or _start(job) > after)
+        and (not_before is None or _start(job) >= not_before)
+    ]

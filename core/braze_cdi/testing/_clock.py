@@ -27,19 +27,24 @@ class FakeClock:
         self.sleeps: list[float] = []
 
     def monotonic(self) -> float:
+        """Seconds slept (or advanced) so far."""
         return self._elapsed
 
     def time(self) -> float:
+        """Wall-clock seconds since the epoch: ``start`` plus the time slept so far."""
         return self._start + self._elapsed
 
     def advance(self, seconds: float) -> None:
+        """Move time on without recording a sleep (a job "runs" meanwhile)."""
         with self._lock:
             self._elapsed += max(0.0, seconds)
 
     def sleep(self, seconds: float) -> None:
+        """Record the sleep and advance by it, at once."""
         self.sleeps.append(seconds)
         self.advance(seconds)
 
     async def asleep(self, seconds: float) -> None:
+        """``sleep``, then let other tasks run."""
         self.sleep(seconds)
         await asyncio.sleep(0)

@@ -45,7 +45,18 @@ _ROUTES = [
 
 @dataclass
 class FakeJob:
-    """One sync job. Times are in the fake's clock (``clock.time()``), before any skew."""
+    """One sync job. Times are in the fake's clock (``clock.time()``), before any skew.
+
+    ``FakeIntegration.jobs`` holds them, oldest first; a test reads them to see what ran.
+
+    Examples:
+        >>> from braze_cdi.testing import FakeBraze
+        >>> fake = FakeBraze()
+        >>> users = fake.add_integration(name="users", history=2)
+        >>> job = fake.start_job(users.integration_id, duration=30.0, outcome="partial")
+        >>> [j.outcome for j in users.jobs], job.triggered
+        (['success', 'success', 'partial'], False)
+    """
 
     start: float
     duration: float
@@ -76,7 +87,25 @@ class FakeJob:
 @dataclass
 class FakeIntegration:
     """One integration and its job history. Change the attributes to change what the next
-    triggered job does."""
+    triggered job does.
+
+    Examples:
+        >>> from braze_cdi import BrazeCDIClient, SyncFailed
+        >>> from braze_cdi.testing import FakeBraze
+        >>> fake = FakeBraze()
+        >>> users = fake.add_integration(name="users", duration=0.0)
+        >>> client = BrazeCDIClient(fake.api_key, "US-01", transport=fake)
+        >>> str(client.sync_and_wait(users.integration_id).job_status)
+        'success'
+        >>> users.outcome = "config_error"  # the next sync fails
+        >>> try:
+        ...     client.sync_and_wait(users.integration_id)
+        ... except SyncFailed as error:
+        ...     print(error.job.job_status)
+        config_error
+        >>> users.triggered_jobs
+        2
+    """
 
     integration_id: str
     name: str
@@ -92,7 +121,7 @@ class FakeIntegration:
 
     @property
     def triggered_jobs(self) -> int:
-        """How many jobs the trigger endpoint started."""
+        """How many jobs the trigger endpoint started (not those of ``start_job``)."""
         return sum(job.triggered for job in self.jobs)
 
     def running_job(self, now: float) -> FakeJob | None:
@@ -149,7 +178,20 @@ class Fault:
     the real answer); ``drop`` closes the connection instead of answering; ``delay`` holds the
     answer back (past the client's timeout, the client times out). With ``takes_effect``
     Braze processes the request first (a trigger starts its job); a fault that replaces
-    nothing always does.
+    nothing always does. Made by ``FakeBraze.inject``.
+
+    Examples:
+        >>> from braze_cdi import BrazeCDIClient
+        >>> from braze_cdi.testing import FakeBraze
+        >>> fake = FakeBraze()
+        >>> users = fake.add_integration(name="users", duration=0.0)
+        >>> # Braze starts the job, but the answer is lost in a 504 from a proxy.
+        >>> fault = fake.inject("trigger", status=504, body="<title>Gateway Timeout</title>",
+        ...                     takes_effect=True)
+        >>> with BrazeCDIClient(fake.api_key, "US-01", transport=fake) as client:
+        ...     result = client.sync_and_wait(users.integration_id)
+        >>> fault.times, result.triggered, users.triggered_jobs  # used, and one job only
+        (0, True, 1)
     """
 
     endpoint: EndpointKind | None = None
@@ -176,7 +218,17 @@ class Fault:
 
 @dataclass(frozen=True)
 class RecordedRequest:
-    """A request the fake received (the authorization header is never kept)."""
+    """A request the fake received (the authorization header is never kept).
+
+    Examples:
+        >>> from braze_cdi import BrazeCDIClient
+        >>> from braze_cdi.testing import FakeBraze
+        >>> fake = FakeBraze()
+        >>> with BrazeCDIClient(fake.api_key, "US-01", transport=fake) as client:
+        ...     _ = list(client.list_integrations())
+        >>> [(r.method, r.path, r.kind, r.status) for r in fake.requests]
+        [('GET', '/cdi/integrations', 'list', 200)]
+    """
 
     method: str
     path: str
@@ -201,7 +253,7 @@ class FakeBraze(httpx.BaseTransport, httpx.AsyncBaseTransport):
     loopback with ``with fake.serve() as url:``; both run the same code. It implements the
     three CDI endpoints with Braze's documented pagination (10 per page, ``Link`` headers),
     rate limits and their ``X-RateLimit-*`` headers, "Another job is in progress" while a job
-    runs, key and permission checks, and lets a test script faults (:meth:`inject`). Every
+    runs, key and permission checks, and lets a test script faults (``inject``). Every
     request is recorded in ``requests``.
 
     Args:
@@ -261,9 +313,19 @@ class FakeBraze(httpx.BaseTransport, httpx.AsyncBaseTransport):
     ) -> FakeIntegration:
         """Add an integration with ``history`` finished jobs in its past.
 
-        ``settings`` are :class:`FakeIntegration` attributes: ``duration`` (seconds),
+        ``settings`` are ``FakeIntegration`` attributes: ``duration`` (seconds),
         ``outcome``, ``rows_synced``, ``rows_failed``, ``job_appears_after`` (seconds before a
-        triggered job is listed), ``running_status``.
+        triggered job is listed), ``running_status``. The id is a UUID drawn from a seeded
+        generator (the same in every run) unless given.
+
+        Examples:
+            >>> from braze_cdi.testing import FakeBraze
+            >>> fake = FakeBraze()
+            >>> purchases = fake.add_integration(
+            ...     name="purchases", history=3, duration=2.0, outcome="partial", rows_failed=37
+            ... )
+            >>> purchases.integration_id, len(purchases.jobs)
+            ('e3e70682-c209-4cac-629f-6fbed82c07cd', 3)
         """
         with self._lock:
             integration_id = integration_id or str(uuid.UUID(int=self._random.getrandbits(128)))
@@ -279,7 +341,21 @@ class FakeBraze(httpx.BaseTransport, httpx.AsyncBaseTransport):
             return integration
 
     def start_job(self, integration_id: str, **settings: Any) -> FakeJob:
-        """Start a job the way Braze's own schedule does (not through the API)."""
+        """Start a job the way Braze's own schedule does (not through the API).
+
+        ``settings`` override the integration's for this job only.
+
+        Examples:
+            >>> from braze_cdi import BrazeCDIClient
+            >>> from braze_cdi.testing import FakeBraze
+            >>> fake = FakeBraze()
+            >>> users = fake.add_integration(name="users", duration=0.0)
+            >>> _ = fake.start_job(users.integration_id, duration=0.2)
+            >>> with BrazeCDIClient(fake.api_key, "US-01", transport=fake) as client:
+            ...     result = client.sync_and_wait(users.integration_id, poll_interval=0.05)
+            >>> result.triggered, len(users.jobs)  # waited for the scheduled job, then synced
+            (True, 2)
+        """
         with self._lock:
             return self.integrations[integration_id].new_job(
                 self.clock.time(), triggered=False, **settings
@@ -288,12 +364,39 @@ class FakeBraze(httpx.BaseTransport, httpx.AsyncBaseTransport):
     def add_key(
         self, api_key: str, permissions: set[str] | frozenset[str] = ALL_PERMISSIONS
     ) -> None:
-        """Accept another key, with only the given permissions."""
+        """Accept another key, with only the given permissions.
+
+        Examples:
+            >>> from braze_cdi import BrazeCDIClient
+            >>> from braze_cdi.testing import FakeBraze
+            >>> fake = FakeBraze()
+            >>> fake.add_key("read-only", {"cdi.integration_list", "cdi.integration_job_status"})
+            >>> with BrazeCDIClient("read-only", "US-01", transport=fake) as client:
+            ...     list(client.list_integrations())
+            []
+        """
         with self._lock:
             self.keys[api_key] = frozenset(permissions)
 
     def inject(self, endpoint: EndpointKind | None = None, **fault: Any) -> Fault:
-        """Script a fault for the next matching requests; see :class:`Fault`."""
+        """Script a fault for the next matching requests; see ``Fault``.
+
+        ``endpoint`` is ``"trigger"``, ``"list"``, ``"status"`` or None (any); the keyword
+        arguments are ``Fault``'s: ``status``, ``body``, ``headers``, ``drop``, ``delay``,
+        ``takes_effect``, ``times``, ``integration_id``.
+
+        Examples:
+            >>> from braze_cdi import BrazeCDIClient
+            >>> from braze_cdi.testing import FakeBraze, FakeClock
+            >>> clock = FakeClock()
+            >>> fake = FakeBraze(clock=clock)
+            >>> _ = fake.add_integration(name="users")
+            >>> _ = fake.inject("list", status=503, times=2)
+            >>> with BrazeCDIClient(fake.api_key, "US-01", transport=fake, clock=clock) as client:
+            ...     names = [i.integration_name for i in client.list_integrations()]
+            >>> names, fake.count("list", status=503), fake.count("list", status=200)
+            (['users'], 2, 1)
+        """
         with self._lock:
             self.faults.append(item := Fault(endpoint=endpoint, **fault))
             return item
@@ -307,7 +410,18 @@ class FakeBraze(httpx.BaseTransport, httpx.AsyncBaseTransport):
         status: int | None = None,
         integration_id: str | None = None,
     ) -> int:
-        """How many recorded requests match."""
+        """How many recorded requests match.
+
+        Examples:
+            >>> from braze_cdi import BrazeCDIClient
+            >>> from braze_cdi.testing import FakeBraze
+            >>> fake = FakeBraze()
+            >>> users = fake.add_integration(name="users", duration=0.0)
+            >>> with BrazeCDIClient(fake.api_key, "US-01", transport=fake) as client:
+            ...     _ = client.sync_and_wait(users.integration_id)
+            >>> fake.count("trigger"), fake.count("status", integration_id=users.integration_id)
+            (1, 2)
+        """
         with self._lock:
             return sum(
                 kind in (None, r.kind)
@@ -348,7 +462,21 @@ class FakeBraze(httpx.BaseTransport, httpx.AsyncBaseTransport):
 
     @contextmanager
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-        """Serve the fake over HTTP on loopback; yields its base URL."""
+        """Serve the fake over HTTP on loopback; yields its base URL.
+
+        The client accepts plain ``http://`` for a loopback address only. ``port=0`` picks a
+        free port.
+
+        Examples:
+            >>> from braze_cdi import BrazeCDIClient
+            >>> from braze_cdi.testing import FakeBraze
+            >>> fake = FakeBraze()
+            >>> users = fake.add_integration(name="users", duration=0.0)
+            >>> with fake.serve() as url, BrazeCDIClient(fake.api_key, url) as client:
+            ...     result = client.sync_and_wait(users.integration_id)
+            >>> url.startswith("http://127.0.0.1:"), str(result.job_status)
+            (True, 'success')
+        """
         with serve(self, host, port) as url:
             yield url
 
