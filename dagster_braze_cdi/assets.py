@@ -59,7 +59,7 @@ def build_braze_cdi_sync_asset(
             ``fail_on_partial`` turns this on too.
         max_failed_rows: How many failed rows ``braze_cdi_failed_rows`` allows.
         blocking_checks: Whether a failed check stops the assets downstream.
-        resource_key: The key of the :class:`BrazeCDIResource`.
+        resource_key: The key of the ``BrazeCDIResource``.
         pool: The Dagster concurrency pool of the sync step; set a limit on it to cap how many
             syncs run at once across runs and machines.
 
@@ -82,6 +82,20 @@ def build_braze_cdi_sync_asset(
         ... )
         >>> sorted(check.name for check in users.check_keys)
         ['braze_cdi_failed_rows', 'braze_cdi_sync_succeeded']
+
+        Materialized against a FakeBraze:
+
+        >>> from braze_cdi.testing import FakeBraze
+        >>> fake = FakeBraze()
+        >>> _ = fake.add_integration("00000000-0000-0000-0000-000000000001", duration=0.0)
+        >>> with fake.serve() as url:
+        ...     resource = BrazeCDIResource(api_key=fake.api_key, rest_endpoint=url)
+        ...     result = dg.materialize([users], resources={"braze_cdi": resource})
+        >>> [materialization] = result.get_asset_materialization_events()
+        >>> materialization.materialization.metadata["job_status"].value
+        'success'
+        >>> [(check.check_name, check.passed) for check in result.get_asset_check_evaluations()]
+        [('braze_cdi_sync_succeeded', True), ('braze_cdi_failed_rows', True)]
     """
     spec = dg.AssetSpec(key=key, deps=deps, group_name=group_name, description=description)
     return sync_asset_from_spec(
@@ -105,7 +119,7 @@ def sync_asset_from_spec(
     resource_key: str = "braze_cdi",
     pool: str | None = "braze_cdi",
 ) -> dg.AssetsDefinition:
-    """:func:`build_braze_cdi_sync_asset` for a ready ``dg.AssetSpec`` (the component's way)."""
+    """``build_braze_cdi_sync_asset`` for a ready ``dg.AssetSpec`` (the component's way)."""
     check_integration_id(integration_id)
     check_max_failed_rows(max_failed_rows)
     spec = spec.merge_attributes(

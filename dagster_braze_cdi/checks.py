@@ -1,7 +1,7 @@
 """Asset checks: on the sync a materialization ran, and on Braze's own job history.
 
 The sync asset evaluates ``braze_cdi_sync_succeeded`` and ``braze_cdi_failed_rows`` in the same
-step, from the job it waited for. :func:`build_braze_cdi_job_checks` reads Braze's job history
+step, from the job it waited for. ``build_braze_cdi_job_checks`` reads Braze's job history
 instead, so it also judges the syncs that Braze's own schedule ran.
 """
 
@@ -31,7 +31,7 @@ __all__ = [
 #: Check names on the sync asset, evaluated from the job the materialization waited for.
 SYNC_SUCCEEDED = "braze_cdi_sync_succeeded"
 FAILED_ROWS = "braze_cdi_failed_rows"
-#: Check names of :func:`build_braze_cdi_job_checks`, evaluated from Braze's job history.
+#: Check names of ``build_braze_cdi_job_checks``, evaluated from Braze's job history.
 JOB_STATUS = "braze_cdi_job_status"
 JOB_FRESHNESS = "braze_cdi_job_freshness"
 JOB_FAILED_ROWS = "braze_cdi_job_failed_rows"
@@ -65,7 +65,7 @@ def build_braze_cdi_job_checks(
             for an integration only Braze's schedule runs.
         max_age: How old the latest successful sync may be.
         max_failed_rows: How many failed rows the latest job may have.
-        resource_key: The key of the :class:`BrazeCDIResource`.
+        resource_key: The key of the ``BrazeCDIResource``.
 
     Examples:
         >>> from datetime import timedelta
@@ -77,6 +77,27 @@ def build_braze_cdi_job_checks(
         ... )
         >>> sorted(key.name for key in checks.check_keys)
         ['braze_cdi_job_failed_rows', 'braze_cdi_job_freshness', 'braze_cdi_job_status']
+
+        Run against a FakeBraze whose integration synced an hour ago:
+
+        >>> import dagster as dg
+        >>> from braze_cdi.testing import FakeBraze
+        >>> from dagster_braze_cdi import BrazeCDIResource
+        >>> fake = FakeBraze()
+        >>> _ = fake.add_integration("00000000-0000-0000-0000-000000000001", history=1)
+        >>> with fake.serve() as url:
+        ...     result = dg.materialize(
+        ...         [dg.AssetSpec("braze_users"), checks],
+        ...         selection=dg.AssetSelection.checks(checks),
+        ...         resources={
+        ...             "braze_cdi": BrazeCDIResource(api_key=fake.api_key, rest_endpoint=url)
+        ...         },
+        ...     )
+        >>> for check in result.get_asset_check_evaluations():
+        ...     print(check.check_name, check.passed)
+        braze_cdi_job_status True
+        braze_cdi_job_freshness True
+        braze_cdi_job_failed_rows True
     """
     check_integration_id(integration_id)
     check_max_failed_rows(max_failed_rows)

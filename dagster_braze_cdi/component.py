@@ -91,26 +91,26 @@ class BrazeCDISyncComponent(dg.Component, dg.Resolvable, dg.Model):
 
     Optionally adds the checks on Braze's job history (``job_checks``) and the sensor that
     records syncs Braze's own schedule ran (``sensor``). The component binds its own
-    :class:`BrazeCDIResource` under a key derived from the asset key. Scaffold one with
+    ``BrazeCDIResource`` under a key derived from the asset key. Scaffold one with
     ``dg scaffold defs dagster_braze_cdi.BrazeCDISyncComponent users_sync --integration-id ID``.
 
     Examples:
         A ``defs.yaml``:
 
-        .. code-block:: yaml
-
-            type: dagster_braze_cdi.BrazeCDISyncComponent
-            attributes:
-              integration_id: 00000000-0000-0000-0000-000000000001
-              asset:
-                key: braze/users
-                deps: [warehouse/users]
-              api_key: "{{ env.BRAZE_API_KEY }}"
-              rest_endpoint: US-01
-              max_failed_rows: 10
-              job_checks:
-                max_age_hours: 6
-              sensor: {}
+        ```yaml
+        type: dagster_braze_cdi.BrazeCDISyncComponent
+        attributes:
+          integration_id: 00000000-0000-0000-0000-000000000001
+          asset:
+            key: braze/users
+            deps: [warehouse/users]
+          api_key: "{{ env.BRAZE_API_KEY }}"
+          rest_endpoint: US-01
+          max_failed_rows: 10
+          job_checks:
+            max_age_hours: 6
+          sensor: {}
+        ```
 
         The same in Python:
 
@@ -127,6 +127,28 @@ class BrazeCDISyncComponent(dg.Component, dg.Resolvable, dg.Model):
         >>> defs = dg.build_defs_for_component(component)
         >>> [key.to_user_string() for key in defs.resolve_all_asset_keys()]
         ['braze/users']
+
+        Materialized against a FakeBraze, the key and endpoint read from the environment when
+        the run starts:
+
+        >>> import os
+        >>> from braze_cdi.testing import FakeBraze
+        >>> fake = FakeBraze()
+        >>> _ = fake.add_integration("00000000-0000-0000-0000-000000000001", duration=0.0)
+        >>> component = BrazeCDISyncComponent.from_attributes_dict(
+        ...     attributes={
+        ...         "integration_id": "00000000-0000-0000-0000-000000000001",
+        ...         "asset": {"key": "braze/users"},
+        ...         "api_key": "{{ env.BRAZE_API_KEY }}",
+        ...         "rest_endpoint": "{{ env.BRAZE_REST_ENDPOINT }}",
+        ...     }
+        ... )
+        >>> defs = dg.build_defs_for_component(component)
+        >>> with fake.serve() as url:
+        ...     os.environ["BRAZE_API_KEY"], os.environ["BRAZE_REST_ENDPOINT"] = fake.api_key, url
+        ...     result = defs.resolve_implicit_global_asset_job_def().execute_in_process()
+        >>> result.success
+        True
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")

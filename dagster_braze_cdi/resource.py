@@ -20,13 +20,13 @@ T = TypeVar("T")
 class BrazeCDIResource(dg.ConfigurableResource):
     """Access to one Braze workspace's Cloud Data Ingestion API.
 
-    Hands out plain ``braze_cdi`` clients (:meth:`get_client`, :meth:`get_async_client`) and
-    runs a whole sync with :meth:`sync_and_poll`. While it runs, the core's log lines (one per
+    Hands out plain ``braze_cdi`` clients (``get_client``, ``get_async_client``) and
+    runs a whole sync with ``sync_and_poll``. While it runs, the core's log lines (one per
     change of the job's state) go to the Dagster run log. The API key is never logged and never
     shown in the resource's repr; give it as ``dg.EnvVar`` so that Dagster's UI shows only the
     variable's name.
 
-    Args:
+    Attributes:
         api_key: A REST API key with the ``cdi.integration_sync``, ``cdi.integration_list`` and
             ``cdi.integration_job_status`` permissions.
         rest_endpoint: The REST endpoint of the workspace's instance: a URL, a host, or an
@@ -43,6 +43,8 @@ class BrazeCDIResource(dg.ConfigurableResource):
         fail_on_partial: Fail when the job ends ``partial`` (some rows failed).
 
     Examples:
+        In your definitions, the key from the environment:
+
         >>> import dagster as dg
         >>> from dagster_braze_cdi import BrazeCDIResource
         >>> braze_cdi = BrazeCDIResource(
@@ -51,6 +53,22 @@ class BrazeCDIResource(dg.ConfigurableResource):
         ...     poll_interval=30.0,
         ... )
         >>> defs = dg.Definitions(resources={"braze_cdi": braze_cdi})
+
+        In your own asset or op, a whole sync (here against a FakeBraze):
+
+        >>> from braze_cdi.testing import FakeBraze
+        >>> fake = FakeBraze()
+        >>> users = fake.add_integration(name="users", duration=0.0)
+        >>> @dg.asset(required_resource_keys={"braze_cdi"})
+        ... def braze_users(context):
+        ...     braze_cdi = context.resources.braze_cdi
+        ...     result = braze_cdi.sync_and_poll(users.integration_id, log=context.log)
+        ...     return dg.MaterializeResult(metadata=result.record())
+        >>> with fake.serve() as url:
+        ...     resource = BrazeCDIResource(api_key=fake.api_key, rest_endpoint=url)
+        ...     result = dg.materialize([braze_users], resources={"braze_cdi": resource})
+        >>> result.success, users.triggered_jobs
+        (True, 1)
     """
 
     api_key: str = Field(
@@ -85,6 +103,18 @@ class BrazeCDIResource(dg.ConfigurableResource):
 
         Raises:
             BrazeConfigError: the key, endpoint or a setting is invalid (no request was sent).
+
+        Examples:
+            >>> from braze_cdi.testing import FakeBraze
+            >>> from dagster_braze_cdi import BrazeCDIResource
+            >>> fake = FakeBraze()
+            >>> users = fake.add_integration(name="users", history=2)
+            >>> with fake.serve() as url:
+            ...     resource = BrazeCDIResource(api_key=fake.api_key, rest_endpoint=url)
+            ...     with resource.get_client() as client:
+            ...         latest = client.latest_sync_job(users.integration_id)
+            >>> str(latest.job_status)
+            'success'
         """
         return BrazeCDIClient(self.api_key, self.rest_endpoint, **self._client_options())
 
@@ -93,6 +123,21 @@ class BrazeCDIResource(dg.ConfigurableResource):
 
         Raises:
             BrazeConfigError: the key, endpoint or a setting is invalid (no request was sent).
+
+        Examples:
+            >>> import asyncio
+            >>> from braze_cdi.testing import FakeBraze
+            >>> from dagster_braze_cdi import BrazeCDIResource
+            >>> fake = FakeBraze()
+            >>> ids = [fake.add_integration(duration=0.0).integration_id for _ in range(3)]
+            >>> async def sync_all(resource: BrazeCDIResource):
+            ...     async with resource.get_async_client() as client:
+            ...         return await client.sync_many(ids)
+            >>> with fake.serve() as url:
+            ...     resource = BrazeCDIResource(api_key=fake.api_key, rest_endpoint=url)
+            ...     results = asyncio.run(sync_all(resource))
+            >>> [str(result.job_status) for result in results]
+            ['success', 'success', 'success']
         """
         return AsyncBrazeCDIClient(self.api_key, self.rest_endpoint, **self._client_options())
 
@@ -126,6 +171,19 @@ class BrazeCDIResource(dg.ConfigurableResource):
             SyncFailed: the job ended ``error`` or ``config_error`` (or ``partial``, if asked).
             SyncTimeout: ``poll_timeout`` ran out; Braze's job goes on.
             BrazeCDIError: any other failure, typed (see ``braze_cdi``'s error tree).
+
+        Examples:
+            >>> from braze_cdi.testing import FakeBraze
+            >>> from dagster_braze_cdi import BrazeCDIResource
+            >>> fake = FakeBraze()
+            >>> users = fake.add_integration(name="users", duration=0.2, rows_synced=1200)
+            >>> with fake.serve() as url:
+            ...     resource = BrazeCDIResource(
+            ...         api_key=fake.api_key, rest_endpoint=url, poll_interval=0.05
+            ...     )
+            ...     result = resource.sync_and_poll(users.integration_id)
+            >>> result.record()["rows_synced"], result.record()["triggered"]
+            (1200, True)
         """
         run_log = log if log is not None else self._run_log
         with (

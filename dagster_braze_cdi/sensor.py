@@ -37,7 +37,7 @@ def build_braze_cdi_sync_sensor(
         asset_key: The asset to record them on: the sync asset, or a ``dg.AssetSpec`` that
             stands for an integration only Braze's schedule runs.
         minimum_interval_seconds: Seconds between two ticks (each tick reads the job list).
-        resource_key: The key of the :class:`BrazeCDIResource`.
+        resource_key: The key of the ``BrazeCDIResource``.
 
     Examples:
         >>> from dagster_braze_cdi import build_braze_cdi_sync_sensor
@@ -47,6 +47,19 @@ def build_braze_cdi_sync_sensor(
         ... )
         >>> sensor.name
         'braze_cdi_sync_sensor__braze__users'
+
+        One tick, against a FakeBraze whose schedule just ran a sync:
+
+        >>> import dagster as dg
+        >>> from braze_cdi.testing import FakeBraze
+        >>> from dagster_braze_cdi import BrazeCDIResource
+        >>> fake = FakeBraze()
+        >>> _ = fake.add_integration("00000000-0000-0000-0000-000000000001", history=3)
+        >>> with fake.serve() as url, dg.instance_for_test() as instance:
+        ...     resource = BrazeCDIResource(api_key=fake.api_key, rest_endpoint=url)
+        ...     tick = sensor(dg.build_sensor_context(instance, resources={"braze_cdi": resource}))
+        >>> [event.metadata["triggered"].value for event in tick.asset_events]
+        [False]
     """
     check_integration_id(integration_id)
     key = dg.AssetKey.from_coercible(asset_key)

@@ -18,15 +18,8 @@ class BrazeCDICredentials(CredentialsBlock):
     The endpoint is checked when the block is created, saved or loaded; the key when a client
     is made. Both checks come before any request, and neither echoes the key.
 
-    Examples:
-        Load stored credentials:
-        ```python
-        from prefect_braze_cdi import BrazeCDICredentials
-
-        braze_cdi_credentials = BrazeCDICredentials.load("BLOCK_NAME")
-        ```
-
-        Trigger a sync and wait for it inside a flow:
+    Example:
+        Load stored credentials (the code example Prefect's UI shows):
         ```python
         from prefect import flow
         from prefect_braze_cdi import BrazeCDICredentials, trigger_sync_and_wait_for_completion
@@ -34,17 +27,34 @@ class BrazeCDICredentials(CredentialsBlock):
         @flow
         def refresh_braze() -> None:
             credentials = BrazeCDICredentials.load("BLOCK_NAME")
-            trigger_sync_and_wait_for_completion(credentials, integration_id="INTEGRATION_ID")
+            trigger_sync_and_wait_for_completion(credentials, "INTEGRATION_ID")
         ```
 
-        Use the core client directly:
-        ```python
-        from prefect_braze_cdi import BrazeCDICredentials
+    Examples:
+        Save the block once (or create it in the UI), then load it where it is needed; here
+        the workspace is a FakeBraze:
 
-        with BrazeCDICredentials.load("BLOCK_NAME").get_client() as client:
-            for integration in client.list_integrations():
-                print(integration.integration_id, integration.integration_name)
-        ```
+        >>> from braze_cdi.testing import FakeBraze
+        >>> from prefect_braze_cdi import BrazeCDICredentials
+        >>> fake = FakeBraze()
+        >>> users = fake.add_integration(name="users")
+        >>> with fake.serve() as url:
+        ...     block = BrazeCDICredentials(api_key=fake.api_key, rest_endpoint=url)
+        ...     _ = block.save("braze-example", overwrite=True)
+        ...     credentials = BrazeCDICredentials.load("braze-example")
+        ...     with credentials.get_client() as client:
+        ...         names = [i.integration_name for i in client.list_integrations()]
+        >>> names
+        ['users']
+
+        An unknown instance is refused when the block is made, before any request:
+
+        >>> from pydantic import ValidationError
+        >>> try:
+        ...     BrazeCDICredentials(api_key="a-key", rest_endpoint="US-09")
+        ... except ValidationError as error:
+        ...     print("'US-09' is not a Braze instance" in str(error))
+        True
     """
 
     _block_type_name = "Braze CDI Credentials"
@@ -94,12 +104,16 @@ class BrazeCDICredentials(CredentialsBlock):
             A ``braze_cdi.BrazeCDIClient``.
 
         Examples:
-            ```python
-            from prefect_braze_cdi import BrazeCDICredentials
-
-            with BrazeCDICredentials.load("BLOCK_NAME").get_client() as client:
-                job = client.latest_sync_job("INTEGRATION_ID")
-            ```
+            >>> from braze_cdi.testing import FakeBraze
+            >>> from prefect_braze_cdi import BrazeCDICredentials
+            >>> fake = FakeBraze()
+            >>> users = fake.add_integration(name="users", history=2)
+            >>> with fake.serve() as url:
+            ...     credentials = BrazeCDICredentials(api_key=fake.api_key, rest_endpoint=url)
+            ...     with credentials.get_client() as client:
+            ...         job = client.latest_sync_job(users.integration_id)
+            >>> str(job.job_status)
+            'success'
         """
         return BrazeCDIClient(
             self.api_key, self.rest_endpoint, retry=self.retry, timeout=self.timeout
@@ -112,14 +126,19 @@ class BrazeCDICredentials(CredentialsBlock):
             A ``braze_cdi.AsyncBrazeCDIClient``.
 
         Examples:
-            ```python
-            from prefect_braze_cdi import BrazeCDICredentials
-
-            async def latest(integration_id: str):
-                credentials = await BrazeCDICredentials.aload("BLOCK_NAME")
-                async with credentials.get_async_client() as client:
-                    return await client.latest_sync_job(integration_id)
-            ```
+            >>> import asyncio
+            >>> from braze_cdi.testing import FakeBraze
+            >>> from prefect_braze_cdi import BrazeCDICredentials
+            >>> fake = FakeBraze()
+            >>> users = fake.add_integration(name="users", history=2)
+            >>> async def latest(credentials: BrazeCDICredentials, integration_id: str):
+            ...     async with credentials.get_async_client() as client:
+            ...         return await client.latest_sync_job(integration_id)
+            >>> with fake.serve() as url:
+            ...     credentials = BrazeCDICredentials(api_key=fake.api_key, rest_endpoint=url)
+            ...     job = asyncio.run(latest(credentials, users.integration_id))
+            >>> str(job.job_status)
+            'success'
         """
         return AsyncBrazeCDIClient(
             self.api_key, self.rest_endpoint, retry=self.retry, timeout=self.timeout

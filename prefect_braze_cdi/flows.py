@@ -61,27 +61,17 @@ def trigger_sync_and_wait_for_completion(
         A ``braze_cdi.SyncResult``.
 
     Examples:
-        As a flow of its own:
-        ```python
-        from prefect_braze_cdi import BrazeCDICredentials, trigger_sync_and_wait_for_completion
+        As a flow of its own (call it from another flow to run it as a subflow):
 
-        result = trigger_sync_and_wait_for_completion(
-            BrazeCDICredentials.load("BLOCK_NAME"), integration_id="INTEGRATION_ID"
-        )
-        print(result.job_status, result.job.rows_synced)
-        ```
-
-        As a subflow:
-        ```python
-        from prefect import flow
-        from prefect_braze_cdi import BrazeCDICredentials, trigger_sync_and_wait_for_completion
-
-        @flow
-        def nightly() -> None:
-            credentials = BrazeCDICredentials.load("BLOCK_NAME")
-            for integration_id in ("USERS_INTEGRATION_ID", "EVENTS_INTEGRATION_ID"):
-                trigger_sync_and_wait_for_completion(credentials, integration_id)
-        ```
+        >>> from braze_cdi.testing import FakeBraze
+        >>> from prefect_braze_cdi import BrazeCDICredentials, trigger_sync_and_wait_for_completion
+        >>> fake = FakeBraze()
+        >>> users = fake.add_integration(name="users", duration=0.0, rows_synced=1200)
+        >>> with fake.serve() as url:
+        ...     credentials = BrazeCDICredentials(api_key=fake.api_key, rest_endpoint=url)
+        ...     result = trigger_sync_and_wait_for_completion(credentials, users.integration_id)
+        >>> str(result.job_status), result.job.rows_synced
+        ('success', 1200)
     """
     check_artifact_key(artifact_key)
     handle = trigger_sync(
@@ -116,22 +106,28 @@ async def atrigger_sync_and_wait_for_completion(
     create_artifact: bool = True,
     artifact_key: str | None = None,
 ) -> SyncResult:
-    """The async twin of :func:`trigger_sync_and_wait_for_completion`; ``await`` it.
+    """The async twin of ``trigger_sync_and_wait_for_completion``; ``await`` it.
+
+    To sync many integrations at once, gather the async tasks (``atrigger_sync`` then
+    ``await_for_sync`` per integration) in one async flow: Prefect does not reliably run
+    gathered subflows side by side.
 
     Examples:
-        ```python
-        from prefect import flow
-        from prefect_braze_cdi import BrazeCDICredentials, atrigger_sync_and_wait_for_completion
-
-        @flow
-        async def nightly() -> None:
-            credentials = await BrazeCDICredentials.aload("BLOCK_NAME")
-            result = await atrigger_sync_and_wait_for_completion(credentials, "INTEGRATION_ID")
-        ```
-
-        To sync many integrations at once, gather the async tasks (``atrigger_sync`` then
-        ``await_for_sync`` per integration) in one async flow: Prefect does not reliably run
-        gathered subflows side by side.
+        >>> import asyncio
+        >>> from braze_cdi.testing import FakeBraze
+        >>> from prefect_braze_cdi import (
+        ...     BrazeCDICredentials,
+        ...     atrigger_sync_and_wait_for_completion,
+        ... )
+        >>> fake = FakeBraze()
+        >>> users = fake.add_integration(name="users", duration=0.0)
+        >>> with fake.serve() as url:
+        ...     credentials = BrazeCDICredentials(api_key=fake.api_key, rest_endpoint=url)
+        ...     result = asyncio.run(
+        ...         atrigger_sync_and_wait_for_completion(credentials, users.integration_id)
+        ...     )
+        >>> str(result.job_status)
+        'success'
     """
     check_artifact_key(artifact_key)
     handle = await atrigger_sync(

@@ -89,16 +89,19 @@ def trigger_sync(
             is retried.
 
     Examples:
-        ```python
-        from prefect import flow
-        from prefect_braze_cdi import BrazeCDICredentials, trigger_sync, wait_for_sync
-
-        @flow
-        def sync_users() -> None:
-            credentials = BrazeCDICredentials.load("BLOCK_NAME")
-            handle = trigger_sync(credentials, "INTEGRATION_ID")
-            wait_for_sync(credentials, handle)
-        ```
+        >>> from prefect import flow
+        >>> from braze_cdi.testing import FakeBraze
+        >>> from prefect_braze_cdi import BrazeCDICredentials, trigger_sync, wait_for_sync
+        >>> fake = FakeBraze()
+        >>> users = fake.add_integration(name="users", duration=0.0)
+        >>> @flow
+        ... def sync_users():
+        ...     handle = trigger_sync(credentials, users.integration_id)
+        ...     return str(wait_for_sync(credentials, handle).job_status)
+        >>> with fake.serve() as url:
+        ...     credentials = BrazeCDICredentials(api_key=fake.api_key, rest_endpoint=url)
+        ...     sync_users()
+        'success'
     """
     check_integration_id(integration_id)
     if rate_limit_name is not None:
@@ -124,19 +127,25 @@ async def atrigger_sync(
     max_wait_seconds: float = 3600,
     rate_limit_name: str | None = None,
 ) -> SyncHandle:
-    """The async twin of :func:`trigger_sync`, with the same arguments; ``await`` it.
+    """The async twin of ``trigger_sync``, with the same arguments; ``await`` it.
 
     Examples:
-        ```python
-        from prefect import flow
-        from prefect_braze_cdi import BrazeCDICredentials, atrigger_sync, await_for_sync
-
-        @flow
-        async def sync_users() -> None:
-            credentials = await BrazeCDICredentials.aload("BLOCK_NAME")
-            handle = await atrigger_sync(credentials, "INTEGRATION_ID")
-            await await_for_sync(credentials, handle)
-        ```
+        >>> import asyncio
+        >>> from prefect import flow
+        >>> from braze_cdi.testing import FakeBraze
+        >>> from prefect_braze_cdi import BrazeCDICredentials, atrigger_sync, await_for_sync
+        >>> fake = FakeBraze()
+        >>> ids = [fake.add_integration(duration=0.0).integration_id for _ in range(2)]
+        >>> @flow
+        ... async def sync_all():
+        ...     async def sync_one(integration_id):
+        ...         handle = await atrigger_sync(credentials, integration_id)
+        ...         return str((await await_for_sync(credentials, handle)).job_status)
+        ...     return await asyncio.gather(*(sync_one(i) for i in ids))
+        >>> with fake.serve() as url:
+        ...     credentials = BrazeCDICredentials(api_key=fake.api_key, rest_endpoint=url)
+        ...     asyncio.run(sync_all())
+        ['success', 'success']
     """
     check_integration_id(integration_id)
     if rate_limit_name is not None:
@@ -188,16 +197,26 @@ def wait_for_sync(
         braze_cdi.SyncTimeout: ``max_wait_seconds`` passed first; never retried.
 
     Examples:
-        ```python
-        from prefect import flow
-        from braze_cdi import SyncHandle
-        from prefect_braze_cdi import BrazeCDICredentials, wait_for_sync
+        Trigger in one flow run and wait in another, the handle passed on as JSON:
 
-        @flow
-        def wait_again(handle_json: str) -> None:
-            credentials = BrazeCDICredentials.load("BLOCK_NAME")
-            wait_for_sync(credentials, SyncHandle.model_validate_json(handle_json))
-        ```
+        >>> from prefect import flow
+        >>> from braze_cdi import SyncHandle
+        >>> from braze_cdi.testing import FakeBraze
+        >>> from prefect_braze_cdi import BrazeCDICredentials, trigger_sync, wait_for_sync
+        >>> fake = FakeBraze()
+        >>> users = fake.add_integration(name="users", duration=0.2, rows_synced=1200)
+        >>> @flow
+        ... def trigger_users():
+        ...     return trigger_sync(credentials, users.integration_id).model_dump_json()
+        >>> @flow
+        ... def wait_for_users(handle_json):
+        ...     handle = SyncHandle.model_validate_json(handle_json)
+        ...     return wait_for_sync(credentials, handle, poll_interval_seconds=0.1)
+        >>> with fake.serve() as url:
+        ...     credentials = BrazeCDICredentials(api_key=fake.api_key, rest_endpoint=url)
+        ...     result = wait_for_users(trigger_users())
+        >>> result.job.rows_synced, result.triggered
+        (1200, True)
     """
     check_artifact_key(artifact_key)
     with reporting(handle.integration_id), braze_cdi_credentials.get_client() as client:
@@ -228,20 +247,25 @@ async def await_for_sync(
     create_artifact: bool = True,
     artifact_key: str | None = None,
 ) -> SyncResult:
-    """The async twin of :func:`wait_for_sync` ("a" + "wait_for_sync"), with the same
+    """The async twin of ``wait_for_sync`` ("a" + "wait_for_sync"), with the same
     arguments; ``await`` it.
 
     Examples:
-        ```python
-        from prefect import flow
-        from prefect_braze_cdi import BrazeCDICredentials, atrigger_sync, await_for_sync
-
-        @flow
-        async def sync_users() -> None:
-            credentials = await BrazeCDICredentials.aload("BLOCK_NAME")
-            handle = await atrigger_sync(credentials, "INTEGRATION_ID")
-            result = await await_for_sync(credentials, handle, poll_interval_seconds=30)
-        ```
+        >>> import asyncio
+        >>> from prefect import flow
+        >>> from braze_cdi.testing import FakeBraze
+        >>> from prefect_braze_cdi import BrazeCDICredentials, atrigger_sync, await_for_sync
+        >>> fake = FakeBraze()
+        >>> users = fake.add_integration(name="users", duration=0.2)
+        >>> @flow
+        ... async def sync_users():
+        ...     handle = await atrigger_sync(credentials, users.integration_id)
+        ...     return await await_for_sync(credentials, handle, poll_interval_seconds=0.1)
+        >>> with fake.serve() as url:
+        ...     credentials = BrazeCDICredentials(api_key=fake.api_key, rest_endpoint=url)
+        ...     result = asyncio.run(sync_users())
+        >>> str(result.job_status)
+        'success'
     """
     check_artifact_key(artifact_key)
     with reporting(handle.integration_id):

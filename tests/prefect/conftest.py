@@ -24,14 +24,7 @@ from prefect.events import Event
 from prefect.events.filters import EventFilter, EventNameFilter, EventRelatedFilter
 from prefect.events.worker import EventsWorker
 from prefect.logging.handlers import APILogWorker
-from prefect.settings import (
-    PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
-    PREFECT_SERVER_ANALYTICS_ENABLED,
-    PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL,
-    temporary_settings,
-)
 from prefect.states import State
-from prefect.testing.utilities import prefect_test_harness
 
 from braze_cdi import RetryPolicy
 from braze_cdi.testing import FakeBraze, FakeIntegration
@@ -39,17 +32,8 @@ from prefect_braze_cdi import BrazeCDICredentials
 
 
 @pytest.fixture(scope="package", autouse=True)
-def prefect_api() -> Iterator[None]:
-    """A real Prefect server on loopback with a temporary database, for this folder's tests."""
-    settings = {
-        # The heartbeat thread makes every flow run wait up to a second before it returns.
-        PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None,
-        # Events are readable through the API soon after they are emitted.
-        PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL: 0.1,
-        PREFECT_SERVER_ANALYTICS_ENABLED: False,
-    }
-    with temporary_settings(updates=settings), prefect_test_harness():
-        yield
+def _prefect_server(prefect_api: None) -> None:
+    """Every test here talks to the shared Prefect server (tests/conftest.py)."""
 
 
 @pytest.fixture
