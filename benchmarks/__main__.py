@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from . import fan_out, import_cost, request_overhead
+from . import fan_out, import_cost, listing, request_overhead, soak, status_calls
 from ._report import table
 
 
 def main() -> int:
     figures = []
-    for module in (import_cost, request_overhead, fan_out):
+    for module in (import_cost, request_overhead, fan_out, status_calls, listing, soak):
         print(f"running {module.__name__} ...", file=sys.stderr, flush=True)
         figures += module.run()
     print(table(figures))
