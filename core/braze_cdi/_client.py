@@ -772,16 +772,20 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
         ops = [self._sync_and_wait_op(integration_id, **wait_options) for integration_id in ids]
         import asyncio  # noqa: PLC0415 (only async users pay for importing asyncio)
 
-        slots = asyncio.Semaphore(max_concurrency)
+        outcomes: dict[int, SyncResult | Exception] = {}
+        queue = iter(enumerate(ops))
 
-        async def one(op: Op[SyncResult]) -> SyncResult | Exception:
-            async with slots:
+        # max_concurrency workers take the next sync as each ends: memory follows the
+        # concurrency, not the number of ids.
+        async def worker() -> None:
+            for index, op in queue:
                 try:
-                    return await self._run(op)
+                    outcomes[index] = await self._run(op)
                 except Exception as error:  # every outcome is reported, none cancels the rest
-                    return error
+                    outcomes[index] = error
 
-        return list(await asyncio.gather(*(one(op) for op in ops)))
+        await asyncio.gather(*(worker() for _ in range(min(max_concurrency, len(ops)))))
+        return [outcomes[index] for index in range(len(ops))]
 
     # --- the driver -----------------------------------------------------------------------
 
