@@ -32,7 +32,7 @@ def failure_for(error: BrazeCDIError) -> dg.Failure:
         metadata["integration_id"] = error.integration_id
         if error.job is not None:
             metadata.update(job_record(error.integration_id, error.job))
-    if isinstance(error, SyncTimeout) and error.handle is not None:
+    if error.handle is not None:
         # Braze cannot cancel a sync: the handle lets a later step wait for the same job.
         metadata["handle"] = error.handle.model_dump_json()
     return dg.Failure(description=str(error), metadata=metadata, allow_retries=error.retryable)

@@ -54,6 +54,9 @@ class BrazeCDIError(Exception):
         hint: What to do about it; ``str(error)`` ends with it.
         retryable: Whether the same call may succeed if tried again later. Orchestrators retry
             a step only when this is True.
+        handle: When the error ended a wait for a sync that was started (or adopted), the
+            ``SyncHandle`` to wait for it again with ``wait_for_sync``: Braze has no cancel
+            call, so the sync goes on. ``None`` otherwise.
 
     Examples:
         >>> from braze_cdi import BrazeCDIClient, BrazeCDIError
@@ -67,6 +70,7 @@ class BrazeCDIError(Exception):
     """
 
     retryable: bool = False
+    handle: SyncHandle | None = None
 
     def __init__(
         self,

@@ -240,7 +240,11 @@ def _unresolved(error: BrazeCDIError) -> BrazeCDIError:
 def _wait(
     ctx: Context, handle: SyncHandle, *, deadline: float, polling: Polling, fail_on_partial: bool
 ) -> Op[SyncJob]:
-    job = yield from _follow(ctx, handle, deadline=deadline, polling=polling, resumable=True)
+    try:
+        job = yield from _follow(ctx, handle, deadline=deadline, polling=polling, resumable=True)
+    except BrazeCDIError as error:
+        error.handle = handle  # the sync goes on at Braze: say where to find it
+        raise
     if job.job_status in _FAILED or (fail_on_partial and job.job_status == JobStatus.PARTIAL):
         hint = {
             JobStatus.CONFIG_ERROR: "The integration's configuration is wrong; check it in the "
