@@ -4,7 +4,7 @@ client is measured as it would run against a remote Braze."""
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -44,6 +44,38 @@ def _serve(
         )
 
 
+@dataclass
+class Exchange:
+    """What a served process said: ``started`` when it began serving, ``report`` at its end."""
+
+    started: Any
+    report: dict[str, Any]
+
+
+@contextmanager
+def in_another_process(serve: Callable[..., None], *args: Any) -> Iterator[Exchange]:
+    """Run ``serve(pipe, *args)`` in a fresh process while the block runs.
+
+    ``serve`` sends what the block needs (its URL, ...), waits for "stop", then sends a dict
+    report, which fills ``report`` once the block has ended.
+    """
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    process = context.Process(target=serve, args=(theirs, *args), daemon=True)
+    process.start()
+    try:
+        if not ours.poll(60):
+            raise RuntimeError("the fake's process did not start")
+        exchange = Exchange(ours.recv(), {})
+        yield exchange
+        ours.send("stop")
+        exchange.report.update(ours.recv())
+    finally:
+        process.join(timeout=10)
+        if process.is_alive():
+            process.kill()
+
+
 @contextmanager
 def remote_fake(
     integrations: int,
@@ -52,22 +84,7 @@ def remote_fake(
     faults: list[dict[str, Any]] | None = None,
     **settings: Any,
 ) -> Iterator[Remote]:
-    ours, theirs = multiprocessing.get_context("spawn").Pipe()
-    process = multiprocessing.get_context("spawn").Process(
-        target=_serve,
-        args=(theirs, fake_options or {}, faults or [], integrations, settings),
-        daemon=True,
-    )
-    process.start()
-    try:
-        if not ours.poll(60):
-            raise RuntimeError("the fake's process did not start")
-        url, api_key, ids = ours.recv()
-        remote = Remote(url, api_key, ids, {})
-        yield remote
-        ours.send("stop")
-        remote.counts.update(ours.recv())
-    finally:
-        process.join(timeout=10)
-        if process.is_alive():
-            process.kill()
+    args = (fake_options or {}, faults or [], integrations, settings)
+    with in_another_process(_serve, *args) as exchange:
+        url, api_key, ids = exchange.started
+        yield Remote(url, api_key, ids, exchange.report)

@@ -8,7 +8,6 @@ cost, against a bare httpx loop that reads the same pages and parses their JSON.
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ import httpx
 from braze_cdi import BrazeCDIClient
 from braze_cdi.testing import FakeBraze, FakeIntegration
 
+from ._remote import in_another_process
 from ._report import Figure, alternate
 
 ITEMS = 10_000
@@ -52,23 +52,13 @@ def _serve(pipe: Connection, items: int) -> None:
     with fake.serve() as url:
         pipe.send((url, fake.api_key))
         pipe.recv()  # until told to stop
+        pipe.send({})
 
 
 @contextmanager
 def _remote(items: int) -> Iterator[tuple[str, str]]:
-    context = multiprocessing.get_context("spawn")
-    ours, theirs = context.Pipe()
-    process = context.Process(target=_serve, args=(theirs, items), daemon=True)
-    process.start()
-    try:
-        if not ours.poll(60):
-            raise RuntimeError("the fake's process did not start")
-        yield ours.recv()
-        ours.send("stop")
-    finally:
-        process.join(timeout=10)
-        if process.is_alive():
-            process.kill()
+    with in_another_process(_serve, items) as exchange:
+        yield exchange.started
 
 
 def _ours(client: BrazeCDIClient, items: int) -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import multiprocessing
 import random
 import sys
 import time
@@ -35,6 +34,7 @@ from braze_cdi import (
 from braze_cdi.testing import FakeBraze
 from braze_cdi.testing._fake import Reply
 
+from ._remote import in_another_process
 from ._report import Figure, table
 
 CALLS = 1_000
@@ -142,22 +142,9 @@ def _serve(pipe: Connection) -> None:
 
 @contextmanager
 def served() -> Iterator[Served]:
-    context = multiprocessing.get_context("spawn")
-    ours, theirs = context.Pipe()
-    process = context.Process(target=_serve, args=(theirs,), daemon=True)
-    process.start()
-    try:
-        if not ours.poll(60):
-            raise RuntimeError("the fake's process did not start")
-        url, api_key, warm, ids = ours.recv()
-        remote = Served(url, api_key, warm, ids, {})
-        yield remote
-        ours.send("stop")
-        remote.after.update(ours.recv())
-    finally:
-        process.join(timeout=10)
-        if process.is_alive():
-            process.kill()
+    with in_another_process(_serve) as exchange:
+        url, api_key, warm, ids = exchange.started
+        yield Served(url, api_key, warm, ids, exchange.report)
 
 
 def _rss_mb() -> float:
