@@ -210,6 +210,9 @@ def _kept_unknown_status(scene: Scene, operation: str, outcome: Any) -> None:
 
 def _vanishing_job(scene: Scene, kinds: tuple[EndpointKind, ...]) -> None:
     if "trigger" in kinds:
+        # It must still be running when first listed: in sync_many the other syncs' pauses move
+        # the shared virtual clock too, and a job seen finished before it vanishes just succeeds.
+        scene.target.duration = 1e6
         scene.fake.script.append(vanish_once_listed(scene.fake, scene.target.integration_id))
     else:
         scene.target.jobs[-1].hidden = True  # the newest past job
