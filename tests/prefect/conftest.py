@@ -61,10 +61,27 @@ class PrefectRecords:
         return self.client.read_flow_run(_flow_run_id(state))
 
     def task_runs(self, state: State, name_prefix: str) -> list[TaskRun]:
-        runs = self.client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[_flow_run_id(state)]))
-        )
-        return [run for run in runs if run.name.startswith(name_prefix)]
+        """The flow run's task runs named ``name_prefix...``, once the server has recorded each
+        one's final state.
+
+        Task runs report their states as events: the client sends them from a background
+        worker, and the server records them in a service of its own, so a read straight after
+        the flow run can see a task run still pending, or none at all.
+        """
+        EventsWorker.drain_all(timeout=10)
+        deadline = time.monotonic() + 15
+        while True:
+            runs = [
+                run
+                for run in self.client.read_task_runs(
+                    flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[_flow_run_id(state)]))
+                )
+                if run.name.startswith(name_prefix)
+            ]
+            recorded = runs and all(run.state is not None and run.state.is_final() for run in runs)
+            if recorded or time.monotonic() > deadline:
+                return runs
+            time.sleep(0.05)
 
     def artifacts(self, state: State) -> list[Artifact]:
         return self.client.read_artifacts(
