@@ -151,7 +151,10 @@ def shared_budgets(
             limit = limits.for_kind(kind)
             if limit is None:
                 continue
-            key = (id(clock), host, digest, kind, limit.calls, limit.period)
+            # The clock itself, not its id: an id is reused once its object is gone, and a
+            # budget's times mean nothing on another clock. The entry keeps its clock alive
+            # for exactly as long as its budget lives.
+            key = (clock, host, digest, kind, limit.calls, limit.period)
             budget = _registry.get(key)
             if budget is None:
                 budget = _registry[key] = Budget(limit)
