@@ -55,9 +55,13 @@ def _check_the_syncs_go_on_and_attach_picks_them_up(
 
     async def attach() -> list[SyncResult]:
         async with AsyncBrazeCDIClient(fake.api_key, url, clock=fake.clock) as client:
-            return await asyncio.gather(
-                *(client.sync_and_wait(i.integration_id, if_running="attach") for i in integrations)
-            )
+            # Every job is adopted before any wait sleeps: a wait's sleep moves the shared
+            # clock on, and a job that ended before its look would rightly be triggered again.
+            handles = [
+                await client.start_sync(i.integration_id, if_running="attach")
+                for i in integrations
+            ]
+            return await asyncio.gather(*(client.wait_for_sync(handle) for handle in handles))
 
     for result, integration, job in zip(asyncio.run(attach()), integrations, jobs, strict=True):
         assert not result.triggered
