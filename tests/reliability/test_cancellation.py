@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -58,8 +58,7 @@ def _check_the_syncs_go_on_and_attach_picks_them_up(
             # Every job is adopted before any wait sleeps: a wait's sleep moves the shared
             # clock on, and a job that ended before its look would rightly be triggered again.
             handles = [
-                await client.start_sync(i.integration_id, if_running="attach")
-                for i in integrations
+                await client.start_sync(i.integration_id, if_running="attach") for i in integrations
             ]
             return await asyncio.gather(*(client.wait_for_sync(handle) for handle in handles))
 
@@ -69,6 +68,17 @@ def _check_the_syncs_go_on_and_attach_picks_them_up(
         assert result.job.sync_start_time is not None
         assert result.job.sync_start_time.timestamp() == pytest.approx(job.start, abs=1e-3)
         assert integration.triggered_jobs == 1
+
+
+async def _settled(count: Callable[[], int], *, within: float = 10.0) -> int:
+    """``count()`` once it has stayed the same for 0.1 s (polls every 0.05 s never do)."""
+    deadline = time.monotonic() + within
+    while True:
+        before = count()
+        await asyncio.sleep(0.1)
+        if count() == before:
+            return before
+        assert time.monotonic() < deadline, "a wait went on polling after the cancel"
 
 
 async def _when(condition: object, *, within: float = 10.0) -> None:
@@ -127,8 +137,10 @@ def test_cancelling_sync_many_cancels_every_wait(fake: FakeBraze, url: str) -> N
             with pytest.raises(asyncio.CancelledError):
                 await task
             took = time.monotonic() - began
-            polls = fake.count("status")
-            await asyncio.sleep(0.2)
+            # A poll sent just before the cancel may reach the fake's thread after it: count
+            # once the requests in flight are answered, then make sure no new one comes.
+            polls = await _settled(lambda: fake.count("status"))
+            await asyncio.sleep(0.3)
             assert fake.count("status") == polls, "a wait went on polling after the cancel"
             return took
 
