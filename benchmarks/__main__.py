@@ -4,13 +4,29 @@ from __future__ import annotations
 
 import sys
 
-from . import fan_out, import_cost, listing, request_overhead, soak, status_calls
+from . import (
+    fan_out,
+    hostile_answers,
+    import_cost,
+    listing,
+    request_overhead,
+    soak,
+    status_calls,
+)
 from ._report import table
 
 
 def main() -> int:
     figures = []
-    for module in (import_cost, request_overhead, fan_out, status_calls, listing, soak):
+    for module in (
+        import_cost,
+        request_overhead,
+        fan_out,
+        status_calls,
+        listing,
+        hostile_answers,
+        soak,
+    ):
         print(f"running {module.__name__} ...", file=sys.stderr, flush=True)
         figures += module.run()
     print(table(figures))

@@ -51,7 +51,7 @@ class BrazeCDICredentials(CredentialsBlock):
 
         >>> from pydantic import ValidationError
         >>> try:
-        ...     BrazeCDICredentials(api_key="a-key", rest_endpoint="US-09")
+        ...     BrazeCDICredentials(api_key="my-rest-api-key-1234", rest_endpoint="US-09")
         ... except ValidationError as error:
         ...     print("'US-09' is not a Braze instance" in str(error))
         True

@@ -7,7 +7,8 @@ Everything they decide is decided in the HTTP-free operations (``_protocol``, ``
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterable, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -15,13 +16,15 @@ import httpx
 from pydantic import SecretStr
 
 from ._clock import SYSTEM_CLOCK, Clock
-from ._config import check_api_key, check_integration_id, resolve_rest_endpoint
+from ._config import check_integration_id, resolve_rest_endpoint
 from ._errors import BrazeConfigError
+from ._exchange import ACCEPT_ENCODING, BodyReader, ClientClosed, NoAnswer
 from ._listing import every_item, jobs_since, scan_jobs
 from ._models import Integration, SyncHandle, SyncJob, SyncResult
-from ._protocol import Call, Emit, Op, Send, Sleep, integrations_call, jobs_call
+from ._protocol import Call, Emit, Op, Outcome, Send, Sleep, integrations_call, jobs_call
 from ._rate_limit import RateLimits, shared_budgets
 from ._retry import Context, RetryPolicy
+from ._secrets import Redactor, secret_api_key
 from ._trigger_and_wait import (
     IfRunning,
     Polling,
@@ -54,36 +57,44 @@ class _Client(Generic[H]):
         transport: Any = None,
         clock: Clock | None = None,
     ) -> None:
-        key = check_api_key(
-            api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
-        )
+        # First, and nothing here can fail: from now on no frame holds the key in plain text.
+        api_key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)  # type: ignore[arg-type]
+        api_key = secret_api_key(api_key)
         if not (isinstance(timeout, int | float) and timeout > 0):
             raise BrazeConfigError(
                 f"timeout must be a positive number of seconds, not {timeout!r}."
+            )
+        if not isinstance(retry, RetryPolicy | None):
+            raise BrazeConfigError(f"retry must be a RetryPolicy, not {type(retry).__name__}.")
+        if not isinstance(rate_limits, RateLimits | None):
+            raise BrazeConfigError(
+                f"rate_limits must be a RateLimits or None, not {type(rate_limits).__name__}."
             )
         self.rest_endpoint = resolve_rest_endpoint(rest_endpoint)
         self.retry = retry if retry is not None else RetryPolicy()
         self.timeout = float(timeout)
         self.rate_limits = rate_limits
-        self._api_key = SecretStr(key)
+        self._redact = Redactor(api_key)
         self._clock: Clock = clock if clock is not None else SYSTEM_CLOCK
         self._budgets = shared_budgets(
-            rate_limits, host=self.rest_endpoint, api_key=key, clock=self._clock
+            rate_limits, host=self.rest_endpoint, api_key=api_key, clock=self._clock
         )
-        self._http: H = self._open(
-            base_url=self.rest_endpoint,
-            headers={
-                "Authorization": f"Bearer {key}",
+        self._options: dict[str, Any] = {
+            "base_url": self.rest_endpoint,
+            "auth": _BearerAuth(api_key),
+            "headers": {
                 "Accept": "application/json",
+                "Accept-Encoding": ACCEPT_ENCODING,
                 "Content-Type": "application/json",
                 "User-Agent": f"braze-cdi/{__version__}",
             },
-            timeout=self.timeout,
-            follow_redirects=False,
-            transport=transport,
-        )
+            "timeout": self.timeout,
+            "follow_redirects": False,
+            "transport": transport,
+        }
+        self._http: H = self._open()
 
-    def _open(self, **options: Any) -> H:
+    def _open(self) -> H:
         raise NotImplementedError
 
     @classmethod
@@ -99,7 +110,7 @@ class _Client(Generic[H]):
         Examples:
             >>> import os
             >>> from braze_cdi import BrazeCDIClient
-            >>> os.environ["BRAZE_API_KEY"] = "a-key"
+            >>> os.environ["BRAZE_API_KEY"] = "my-rest-api-key-1234"
             >>> os.environ["BRAZE_REST_ENDPOINT"] = "EU-01"
             >>> BrazeCDIClient.from_env(timeout=10.0)
             BrazeCDIClient(rest_endpoint='https://rest.fra-01.braze.eu')
@@ -113,18 +124,30 @@ class _Client(Generic[H]):
                 hint="Set BRAZE_API_KEY to a REST API key and BRAZE_REST_ENDPOINT to your "
                 "instance (for example US-01 or https://rest.iad-01.braze.com).",
             )
-        return cls(os.environ["BRAZE_API_KEY"], os.environ["BRAZE_REST_ENDPOINT"], **options)
+        return cls(
+            SecretStr(os.environ["BRAZE_API_KEY"]), os.environ["BRAZE_REST_ENDPOINT"], **options
+        )
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(rest_endpoint={self.rest_endpoint!r})"
+        # getattr: a constructor that failed half way leaves a client to repr in its traceback.
+        return f"{type(self).__name__}(rest_endpoint={getattr(self, 'rest_endpoint', None)!r})"
 
     # --- operations: built eagerly, so bad input fails before any request ---------------------
 
     def _context(self) -> Context:
         return Context(self.retry, self._budgets, self._clock, self._redact)
 
-    def _redact(self, text: str) -> str:
-        return text.replace(self._api_key.get_secret_value(), "**********")
+    def _exchange_deadline(self, effect: Send) -> float:
+        """When the exchange for ``effect`` must end, in real time (``time.monotonic``): after
+        the client's ``timeout``, or at the operation's deadline if that comes first.
+
+        The operation's deadline is on the client's clock, which tests make virtual; an
+        exchange is real I/O, so only the time left is carried over.
+        """
+        seconds = self.timeout
+        if effect.deadline is not None:
+            seconds = min(seconds, effect.deadline - self._clock.monotonic())
+        return time.monotonic() + seconds
 
     def _trigger_op(self, integration_id: str) -> Op[None]:
         return trigger_once(self._context(), check_integration_id(integration_id))
@@ -255,8 +278,10 @@ class BrazeCDIClient(_Client[httpx.Client]):
         <JobStatus.SUCCESS: 'success'>
     """
 
-    def _open(self, **options: Any) -> httpx.Client:
-        return httpx.Client(**options)
+    def _open(self) -> httpx.Client:
+        from ._bounded_network import bound_network  # noqa: PLC0415 (imports httpcore)
+
+        return bound_network(httpx.Client(**self._options))
 
     def __enter__(self) -> BrazeCDIClient:
         return self
@@ -269,7 +294,7 @@ class BrazeCDIClient(_Client[httpx.Client]):
 
         Examples:
             >>> from braze_cdi import BrazeCDIClient
-            >>> client = BrazeCDIClient("a-key", "US-01")
+            >>> client = BrazeCDIClient("my-rest-api-key-1234", "US-01")
             >>> client.close()
         """
         self._http.close()
@@ -521,12 +546,33 @@ class BrazeCDIClient(_Client[httpx.Client]):
         finally:
             op.close()
 
-    def _send(self, effect: Send) -> httpx.Response | httpx.TransportError:
-        call: Call = effect.call
+    def _send(self, effect: Send) -> Outcome:
+        from ._bounded_network import exchange_deadline  # noqa: PLC0415 (loaded by _open)
+
+        if self._http.is_closed:
+            return NoAnswer.of(ClientClosed(), self._redact)
+        clock, deadline = time.monotonic, self._exchange_deadline(effect)
+        call = effect.call
         try:
-            return self._http.request(call.method, call.path, params=call.params)
-        except httpx.TransportError as exc:
-            return exc
+            with exchange_deadline(clock, deadline):
+                request = self._http.build_request(
+                    call.method, call.path, params=call.params, timeout=_left(clock, deadline)
+                )
+                response = self._http.send(request, stream=True)
+                try:
+                    body = BodyReader(response, clock, deadline)
+                    if response.is_stream_consumed:
+                        body.decoded(response.content)
+                    else:
+                        for chunk in response.iter_raw():
+                            body.feed(chunk)
+                            if body.full:
+                                break
+                    return body.finish(response)
+                finally:
+                    response.close()
+        except Exception as error:  # whatever the network or a transport did is an outcome
+            return NoAnswer.of(error, self._redact)
 
 
 class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
@@ -546,8 +592,10 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
         ['success', 'success', 'success']
     """
 
-    def _open(self, **options: Any) -> httpx.AsyncClient:
-        return httpx.AsyncClient(**options)
+    _loop: object = None  # the event loop the connections belong to, once used
+
+    def _open(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(**self._options)
 
     async def __aenter__(self) -> AsyncBrazeCDIClient:
         return self
@@ -561,9 +609,11 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
         Examples:
             >>> import asyncio
             >>> from braze_cdi import AsyncBrazeCDIClient
-            >>> asyncio.run(AsyncBrazeCDIClient("a-key", "US-01").aclose())
+            >>> asyncio.run(AsyncBrazeCDIClient("my-rest-api-key-1234", "US-01").aclose())
         """
-        await self._http.aclose()
+        import asyncio  # noqa: PLC0415
+
+        await self._http_of_this_loop(asyncio.get_running_loop()).aclose()
 
     async def trigger_sync(self, integration_id: str) -> None:
         """See ``BrazeCDIClient.trigger_sync``; ``await`` it.
@@ -824,9 +874,67 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
             return None
         if isinstance(effect, Emit):  # pragma: no cover - only listings emit
             raise TypeError("unexpected item")
+        # Only async users pay for importing these. anyio is httpx's own async layer; unlike
+        # asyncio.wait_for before Python 3.12, its timeout never swallows a cancellation.
+        import asyncio  # noqa: PLC0415
+
+        import anyio  # noqa: PLC0415
+
+        if self._http.is_closed:
+            return NoAnswer.of(ClientClosed(), self._redact)
+        http = self._http_of_this_loop(asyncio.get_running_loop())
+        clock, deadline = time.monotonic, self._exchange_deadline(effect)
         try:
-            return await self._http.request(
-                effect.call.method, effect.call.path, params=effect.call.params
-            )
-        except httpx.TransportError as exc:
-            return exc
+            with anyio.fail_after(_left(clock, deadline)):
+                return await self._exchange(http, effect.call, clock, deadline)
+        except TimeoutError:
+            return NoAnswer(httpx.ReadTimeout, "the exchange ran out of time")
+        except Exception as error:  # whatever the network or a transport did is an outcome
+            return NoAnswer.of(error, self._redact)
+
+    def _http_of_this_loop(self, loop: object) -> httpx.AsyncClient:
+        """The connections of the running event loop: those of another loop (an earlier
+        ``asyncio.run``) cannot be used from this one."""
+        if self._loop is not loop:
+            if self._loop is not None:
+                self._http = httpx.AsyncClient(**self._options)
+            self._loop = loop
+        return self._http
+
+    @staticmethod
+    async def _exchange(
+        http: httpx.AsyncClient, call: Call, clock: Callable[[], float], deadline: float
+    ) -> httpx.Response:
+        request = http.build_request(
+            call.method, call.path, params=call.params, timeout=_left(clock, deadline)
+        )
+        response = await http.send(request, stream=True)
+        try:
+            body = BodyReader(response, clock, deadline)
+            if response.is_stream_consumed:
+                body.decoded(response.content)
+            else:
+                async for chunk in response.aiter_raw():
+                    body.feed(chunk)
+                    if body.full:
+                        break
+            return body.finish(response)
+        finally:
+            await response.aclose()
+
+
+def _left(clock: Callable[[], float], deadline: float) -> float:
+    """Seconds left until ``deadline``, at least a little: an exchange begun too late then fails
+    with a timeout of its own."""
+    return max(deadline - clock(), 0.001)
+
+
+class _BearerAuth(httpx.Auth):
+    """Adds the key to each request as it is sent, so no dict of headers ever holds it."""
+
+    def __init__(self, api_key: SecretStr) -> None:
+        self._api_key = api_key
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self._api_key.get_secret_value()}"
+        yield request

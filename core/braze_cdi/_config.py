@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from ._errors import BrazeConfigError
 
-__all__ = ["INSTANCES", "check_api_key", "check_integration_id", "resolve_rest_endpoint"]
+__all__ = ["INSTANCES", "check_integration_id", "resolve_rest_endpoint"]
 
 INSTANCES: dict[str, str] = {
     **{f"US-0{n}": f"https://rest.iad-0{n}.braze.com" for n in range(1, 9)},
@@ -109,6 +109,8 @@ def _id_problem(value: str) -> str | None:
         return "it contains a control character"
     if any(c.isspace() for c in value):
         return "it contains whitespace"
+    if not value.strip("."):
+        return "it is made only of dots, which a URL path reads as a directory"
     for bad in ("/", "\\", "..", "?", "#", "%"):
         if bad in value:
             return f"it contains {bad!r}"
@@ -117,18 +119,3 @@ def _id_problem(value: str) -> str | None:
 
 def _shorten(value: str) -> str:
     return value if len(value) <= 40 else f"{value[:37]}..."
-
-
-def check_api_key(value: str | None) -> str:
-    """Refuse a missing key, or one that cannot be sent in a header; never echo the key."""
-    if value is None or not value.strip():
-        raise BrazeConfigError(
-            "The Braze API key is missing.",
-            hint="Pass api_key= or set BRAZE_API_KEY to a REST API key with the cdi.* permissions.",
-        )
-    if value != value.strip() or not value.isascii() or not value.isprintable():
-        raise BrazeConfigError(
-            "The Braze API key contains whitespace or characters a header cannot carry.",
-            hint="Copy the key again from the Braze dashboard (Settings > APIs and Identifiers).",
-        )
-    return value

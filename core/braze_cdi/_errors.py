@@ -61,7 +61,7 @@ class BrazeCDIError(Exception):
     Examples:
         >>> from braze_cdi import BrazeCDIClient, BrazeCDIError
         >>> try:
-        ...     BrazeCDIClient("a-key", "US-09")
+        ...     BrazeCDIClient("my-rest-api-key-1234", "US-09")
         ... except BrazeCDIError as error:
         ...     print(type(error).__name__, error.retryable)
         ...     print(error)
@@ -114,7 +114,7 @@ class BrazeConfigError(BrazeCDIError, ValueError):
     Examples:
         >>> from braze_cdi import BrazeCDIClient, BrazeConfigError
         >>> try:
-        ...     BrazeCDIClient("a-key", "http://rest.iad-01.braze.com")
+        ...     BrazeCDIClient("my-rest-api-key-1234", "http://rest.iad-01.braze.com")
         ... except BrazeConfigError as error:
         ...     print(error)
         Refusing plain http to rest.iad-01.braze.com: the API key would travel unencrypted. ...
@@ -153,7 +153,7 @@ class BrazeAuthenticationError(BrazeAPIError):
         >>> from braze_cdi import BrazeAuthenticationError, BrazeCDIClient
         >>> from braze_cdi.testing import FakeBraze
         >>> fake = FakeBraze()
-        >>> with BrazeCDIClient("not-the-key", "US-01", transport=fake) as client:
+        >>> with BrazeCDIClient("not-the-workspace-key", "US-01", transport=fake) as client:
         ...     try:
         ...         list(client.list_integrations())
         ...     except BrazeAuthenticationError as error:
@@ -174,8 +174,8 @@ class BrazePermissionError(BrazeAPIError):
         >>> from braze_cdi.testing import FakeBraze
         >>> fake = FakeBraze()
         >>> users = fake.add_integration(name="users")
-        >>> fake.add_key("a-listing-key", {"cdi.integration_list"})
-        >>> with BrazeCDIClient("a-listing-key", "US-01", transport=fake) as client:
+        >>> fake.add_key("a-listing-only-api-key", {"cdi.integration_list"})
+        >>> with BrazeCDIClient("a-listing-only-api-key", "US-01", transport=fake) as client:
         ...     try:
         ...         client.trigger_sync(users.integration_id)
         ...     except BrazePermissionError as error:

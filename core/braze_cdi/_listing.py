@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -24,33 +25,61 @@ BEGINNING = datetime.min.replace(tzinfo=timezone.utc)
 def page(ctx: Context, call: Call, model: type[M], *, deadline: float | None = None) -> Op[Page[M]]:
     return (
         yield from send(
-            ctx, call, lambda response: read_page(call, response, model), deadline=deadline
+            ctx,
+            call,
+            lambda response: read_page(call, response, model, ctx.redact),
+            deadline=deadline,
         )
     )
 
 
+MAX_PAGES = 10_000
+"""The most pages one listing reads (100,000 items at Braze's 10 a page): a server handing out
+a fresh cursor on every page would otherwise be read forever."""
+
+
 def every_item(ctx: Context, call_for: Callable[[str | None], Call], model: type[M]) -> Op[None]:
     """Emit every item of every page, fetching each page only when the previous one is used."""
+    pages = Pages()
     cursor: str | None = None
-    seen: set[str] = set()
     while True:
-        current = yield from page(ctx, call_for(cursor), model)
+        call = call_for(cursor)
+        current = yield from page(ctx, call, model)
         for item in current.items:
             yield Emit(item)
-        cursor = current.next_cursor
+        cursor = pages.next(call, current)
         if cursor is None:
             return
-        _check_new(cursor, seen, call_for(cursor))
 
 
-def _check_new(cursor: str, seen: set[str], call: Call) -> None:
-    """Refuse a next-page cursor met before: the list would be read in a loop."""
-    if cursor in seen:
-        raise BrazeAPIError(
-            f"{call}: Braze sent the same next-page cursor twice; stopping rather than looping.",
-            hint="Please report this.",
-        )
-    seen.add(cursor)
+class Pages:
+    """Follows a list's pages, refusing one that would never end: a next-page cursor or a page
+    met before (the list loops), or more than ``MAX_PAGES`` pages."""
+
+    def __init__(self) -> None:
+        self._seen: set[tuple[str, bytes]] = set()
+        self._read = 0
+
+    def next(self, call: Call, current: Page[M]) -> str | None:
+        """The cursor of the page after ``current``, or ``None`` at the end."""
+        self._read += 1
+        cursor = current.next_cursor
+        if cursor is None:
+            return None
+        if self._read >= MAX_PAGES:
+            raise BrazeAPIError(
+                f"{call}: the list goes on past {MAX_PAGES:,} pages; stopping.",
+                hint="A list this long is not one Braze sends; please report this.",
+            )
+        marks = (("cursor", hashlib.blake2b(cursor.encode()).digest()), ("page", current.digest))
+        for what, mark in marks:
+            if (what, mark) in self._seen:
+                raise BrazeAPIError(
+                    f"{call}: Braze sent the same next {what} twice; stopping rather than looping.",
+                    hint="Please report this.",
+                )
+            self._seen.add((what, mark))
+        return cursor
 
 
 @dataclass
@@ -73,8 +102,8 @@ def scan_jobs(
     holds what was read, and the caller's own deadline check decides.
     """
     scan = JobScan()
+    pages = Pages()
     cursor: str | None = None
-    seen: set[str] = set()
     while True:
         call = jobs_call(integration_id, cursor)
         current = yield from page(ctx, call, SyncJob, deadline=deadline)
@@ -83,11 +112,12 @@ def scan_jobs(
         if since is not None:
             scan.since += [job for job in dated if _start(job) >= since]
         scan.date = current.date or scan.date
-        cursor = current.next_cursor
         past_deadline = deadline is not None and ctx.clock.monotonic() >= deadline
-        if cursor is None or _reached(dated, since) or past_deadline:
+        if _reached(dated, since) or past_deadline:
             return scan
-        _check_new(cursor, seen, call)
+        cursor = pages.next(call, current)
+        if cursor is None:
+            return scan
 
 
 def jobs_since(ctx: Context, integration_id: str, since: datetime) -> Op[None]:

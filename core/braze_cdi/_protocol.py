@@ -8,6 +8,8 @@ every decision is written once, here and in the modules that build on it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ from ._errors import (
     BrazeAPIError,
     BrazeAuthenticationError,
     BrazeCDIError,
+    BrazeConfigError,
     BrazePermissionError,
     BrazeRateLimited,
     BrazeServerError,
@@ -31,6 +34,7 @@ from ._errors import (
     InvalidIntegrationId,
     SyncAlreadyRunning,
 )
+from ._exchange import ClientClosed, NoAnswer, ResponseTooLarge
 from ._rate_limit import EndpointKind
 
 T = TypeVar("T")
@@ -88,6 +92,7 @@ def _cursor(cursor: str | None) -> dict[str, str]:
 @dataclass(frozen=True)
 class Send:
     call: Call
+    deadline: float | None = None  # a monotonic time the exchange must end by
 
 
 @dataclass(frozen=True)
@@ -101,8 +106,12 @@ class Emit:
 
 
 Effect = Send | Sleep | Emit
-Outcome = httpx.Response | httpx.TransportError
+# What a driver hands back for a `Send`: the answer, its body read whole within the bounds of
+# `_exchange`, or how the exchange failed (never raised: an outcome like another). Tests of the
+# operations may hand back the exception itself.
+Outcome = httpx.Response | NoAnswer | Exception
 Op = Generator[Effect, Any, T]
+Redact = Callable[[str], str]
 
 
 # --- Reading successful answers -------------------------------------------------------------
@@ -111,65 +120,138 @@ Op = Generator[Effect, Any, T]
 @dataclass(frozen=True)
 class Page(Generic[M]):
     items: list[M]
-    next_cursor: str | None
+    next_cursor: Cursor | None
     date: datetime | None  # Braze's clock when it answered (its Date header)
+    digest: bytes = b""  # of the body, to tell a page met before
 
 
-def read_page(call: Call, response: httpx.Response, model: type[M]) -> Page[M]:
+MAX_JSON_DEPTH = 32
+"""How deeply an answer's JSON may nest; Braze's nests three levels."""
+
+_MAX_LINK_LENGTH = 8192
+
+
+def read_page(call: Call, response: httpx.Response, model: type[M], redact: Redact) -> Page[M]:
     """The items of one page and the cursor of the next, if there is one."""
+    body = read_json(response, redact)
+    results = body.get("results") if isinstance(body, dict) else None
+    problem = "no results list" if not isinstance(results, list) else None
+    items: list[M] = []
+    if problem is None:
+        try:
+            items = [model.model_validate(item) for item in results]  # type: ignore[union-attr]
+        except ValidationError as exc:
+            problem = _summary(exc)
+    if problem is not None:
+        raise unreadable(call, response, problem)
+    digest = hashlib.blake2b(response.content, digest_size=16).digest()
+    return Page(items, next_cursor(call, response), braze_date(response), digest)
+
+
+class _Unreadable(Exception):
+    pass
+
+
+def read_json(response: httpx.Response, redact: Redact) -> object:
+    """The body's JSON with the key redacted from every string, or ``None`` when the body is
+    not JSON, nests deeper than ``MAX_JSON_DEPTH`` or holds a number Python refuses.
+
+    No frame that could appear in a traceback holds the raw parsed value.
+    """
     try:
-        body = response.json()
-        results = body["results"]
-        if not isinstance(results, list):
-            raise TypeError("results is not a list")
-        items = [model.model_validate(item) for item in results]
-    except (ValueError, KeyError, TypeError, ValidationError) as exc:
-        raise BrazeAPIError(
-            f"{call} returned a body that is not the documented JSON ({_summary(exc)}).",
-            status_code=response.status_code,
-            hint="This is usually a proxy or a passing fault; the call is retried.",
-            retryable=True,
-        ) from None
-    return Page(items, next_cursor(call, response), braze_date(response))
-
-
-def next_cursor(call: Call, response: httpx.Response) -> str | None:
-    """The ``cursor`` of the ``rel="next"`` link, taken from its query string only (Braze's own
-    example has a typo in the path)."""
-    link = response.headers.get("link")
-    if not link:
-        return None
-    for part in link.split(","):
-        target, _, rest = part.partition(";")
-        if re.search(r'rel\s*=\s*"?next"?', rest):
-            cursors = parse_qs(urlsplit(target.strip().strip("<>")).query).get("cursor")
-            if not cursors or not cursors[0]:
-                raise BrazeAPIError(
-                    f"{call}: Braze's Link header names a next page without a cursor ({link!r}).",
-                    status_code=response.status_code,
-                    hint="The remaining pages cannot be read; please report this.",
-                )
-            cursor: str = cursors[0]
-            return cursor
+        return _clean(json.loads(response.content), redact, MAX_JSON_DEPTH)
+    except (ValueError, RecursionError, _Unreadable):
+        pass
     return None
 
 
-def _summary(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        return f"{where}: {first['msg']}"
-    return str(exc) or type(exc).__name__
+def _clean(value: object, redact: Redact, depth: int) -> object:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list | dict) and depth <= 0:
+        raise _Unreadable
+    if isinstance(value, list):
+        return [_clean(item, redact, depth - 1) for item in value]
+    if isinstance(value, dict):
+        return {redact(key): _clean(item, redact, depth - 1) for key, item in value.items()}
+    return value
+
+
+def unreadable(call: Call, response: httpx.Response, problem: str) -> BrazeAPIError:
+    return BrazeAPIError(
+        f"{call} returned a body that is not the documented JSON ({problem}).",
+        status_code=response.status_code,
+        hint="This is usually a proxy or a passing fault; the call is retried.",
+        retryable=True,
+    )
+
+
+class Cursor(str):
+    """A next-page cursor: sent back exactly as the server gave it, and never shown (the
+    server chose its text, so a repr in a traceback's frame must not quote it)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "Cursor(...)"
+
+
+def next_cursor(call: Call, response: httpx.Response) -> Cursor | None:
+    """The ``cursor`` of the ``rel="next"`` link, taken from its query string only (Braze's own
+    example has a typo in the path). The header's value is never quoted, nor held by the frame
+    that raises: a server may echo anything into it."""
+    found = _next_link(response.headers.get("link"))
+    if isinstance(found, _LinkProblem):
+        raise _bad_link(call, response, found.problem)
+    return found
+
+
+@dataclass(frozen=True)
+class _LinkProblem:
+    problem: str
+
+
+def _next_link(link: str | None) -> Cursor | _LinkProblem | None:
+    if not link:
+        return None
+    if len(link) > _MAX_LINK_LENGTH:
+        return _LinkProblem(f"is longer than {_MAX_LINK_LENGTH} characters")
+    for part in link.split(","):
+        target, _, rest = part.partition(";")
+        if re.search(r'rel\s*=\s*"?next"?', rest):
+            try:
+                cursors = parse_qs(urlsplit(target.strip().strip("<>")).query).get("cursor")
+            except ValueError:  # urlsplit refuses some shapes, such as an unclosed "["
+                return _LinkProblem("names a next page that is not a URL")
+            if not cursors or not cursors[0]:
+                return _LinkProblem("names a next page without a cursor")
+            return Cursor(cursors[0])
+    return None
+
+
+def _bad_link(call: Call, response: httpx.Response, problem: str) -> BrazeAPIError:
+    return BrazeAPIError(
+        f"{call}: Braze's Link header {problem}.",
+        status_code=response.status_code,
+        hint="The remaining pages cannot be read; please report this.",
+    )
+
+
+def _summary(exc: ValidationError) -> str:
+    first = exc.errors(include_input=False, include_url=False)[0]
+    where = ".".join(str(part) for part in first["loc"][:4])
+    return f"{where[:100]}: {first['msg'][:200]}"
 
 
 # --- Reading errors -------------------------------------------------------------------------
 
 
-def error_for(call: Call, response: httpx.Response, redact: Callable[[str], str]) -> BrazeCDIError:
+def error_for(call: Call, response: httpx.Response, redact: Redact) -> BrazeCDIError:
     """The typed error for a non-2xx answer, keeping Braze's message."""
     status = response.status_code
-    said = braze_message(response)
-    message = redact(said or f"{status} {response.reason_phrase}".strip())
+    said = braze_message(response, redact)
+    # The standard phrase, never the server's own status line.
+    message = said or f"{status} {httpx.codes.get_reason_phrase(status)}".strip()
     what = f"{call}: Braze answered {message!r}."
     text = (said or "").lower()
     kwargs: dict[str, Any] = {"status_code": status}
@@ -222,20 +304,22 @@ def _job_in_progress(text: str, response: httpx.Response) -> bool:
     # the refusal was not about the rate limit.
     if "in progress" in text or "another job" in text:
         return True
-    remaining = response.headers.get("x-ratelimit-remaining")
-    return (
-        bool(remaining and remaining.strip().isdigit() and int(remaining) > 0)
-        and "retry-after" not in response.headers
-    )
+    remaining = header_number(response, "x-ratelimit-remaining")
+    return remaining is not None and remaining > 0 and "retry-after" not in response.headers
 
 
-def braze_message(response: httpx.Response) -> str | None:
-    """Braze's words in an error body, wherever its JSON puts them; an HTML page's title."""
-    try:
-        body = response.json()
-    except ValueError:
-        match = re.search(r"<title>(.*?)</title>|<h1>(.*?)</h1>", response.text, re.I | re.S)
-        return _clip(" ".join(filter(None, match.groups()))) if match else None
+_HTML_MESSAGE_TAGS = ("title", "h1")
+_MAX_HTML_SCAN = 65536
+
+
+def braze_message(response: httpx.Response, redact: Redact) -> str | None:
+    """Braze's words in an error body, wherever its JSON puts them; an HTML page's title.
+
+    Redacted before it is cut, so no part of an echoed key survives; linear in the body.
+    """
+    body = read_json(response, redact)
+    if body is None:
+        return _html_message(response, redact)
     if isinstance(body, str):
         return _clip(body)
     if not isinstance(body, dict):
@@ -243,52 +327,91 @@ def braze_message(response: httpx.Response) -> str | None:
     parts = [body.get(key) for key in ("message", "error", "detail")]
     errors = body.get("errors")
     if isinstance(errors, list):
-        parts += [e.get("message") if isinstance(e, dict) else e for e in errors]
+        parts += [e.get("message") if isinstance(e, dict) else e for e in errors[:20]]
     words = [p for p in parts if isinstance(p, str) and p and p.lower() != "success"]
     return _clip("; ".join(dict.fromkeys(words))) if words else None
 
 
+def _html_message(response: httpx.Response, redact: Redact) -> str | None:
+    # str.find, not a regex: a page of unclosed tags must not cost quadratic time.
+    page = redact(response.content[:_MAX_HTML_SCAN].decode("utf-8", "replace"))
+    lowered = page.lower()
+    for tag in _HTML_MESSAGE_TAGS:
+        start = lowered.find(f"<{tag}>")
+        if start < 0:
+            continue
+        start += len(tag) + 2
+        end = lowered.find(f"</{tag}>", start)
+        if end >= 0:
+            return _clip(page[start:end]) or None
+    return None
+
+
 def _clip(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
+    text = " ".join(text[: limit * 4].split())
     return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
-def transport_error(
-    call: Call, exc: httpx.TransportError, redact: Callable[[str], str]
-) -> BrazeTransportError:
-    connected = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
-    detail = redact(str(exc)).rstrip(".") or type(exc).__name__
-    if isinstance(exc, httpx.TimeoutException):
+_NOT_CONNECTED = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.UnsupportedProtocol,
+)
+
+
+def transport_error(call: Call, outcome: NoAnswer | Exception, redact: Redact) -> BrazeCDIError:
+    """The typed error for an exchange that ended without a usable answer."""
+    failure = outcome if isinstance(outcome, NoAnswer) else NoAnswer.of(outcome, redact)
+    kind = failure.kind
+    if issubclass(kind, ClientClosed):
+        return BrazeConfigError(
+            f"{call} was not sent: the client was closed while the call was running.",
+            hint="Close the client only after its calls have ended.",
+        )
+    # Only a connection never made proves the request did not reach Braze.
+    connected = not issubclass(kind, _NOT_CONNECTED)
+    if issubclass(kind, httpx.TimeoutException):
         hint = "Braze did not answer in time; raise timeout= if this persists."
+    elif issubclass(kind, ResponseTooLarge | httpx.DecodingError):
+        hint = "The answer could not be read; usually a proxy or a passing fault."
     elif connected:
         hint = "The connection broke before Braze's answer arrived."
     else:
         hint = "Check the REST endpoint and network access to it."
+    detail = _clip(failure.detail).rstrip(".") or "no detail"
     return BrazeTransportError(
-        f"{call} failed: {type(exc).__name__}: {detail}.", connected=connected, hint=hint
+        f"{call} failed: {kind.__name__}: {detail}.", connected=connected, hint=hint
     )
+
+
+# Numbers in headers: ASCII digits only (``int`` and ``float`` also take other scripts' digits,
+# "nan" and "inf"), and a sane number of them.
+_NUMBER = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,9})?")
+_LATEST = datetime(9999, 1, 1, tzinfo=timezone.utc).timestamp()
+
+
+def header_number(response: httpx.Response, name: str) -> float | None:
+    """A header holding a plain non-negative number, or ``None``."""
+    value = response.headers.get(name)
+    if value is None or not _NUMBER.fullmatch(value.strip()):
+        return None
+    return float(value.strip())
 
 
 def rate_limit_wait(response: httpx.Response) -> float | None:
     """Seconds until Braze's window resets, measured in Braze's own clock (its Date header)."""
-    headers = response.headers
-    retry_after = headers.get("retry-after")
+    retry_after = header_number(response, "retry-after")
     if retry_after is not None:
-        try:
-            return max(0.0, float(retry_after))
-        except ValueError:
-            pass
-    reset, server_now = headers.get("x-ratelimit-reset"), _http_date(headers.get("date"))
-    if retry_after is not None and server_now is not None:
-        then = _http_date(retry_after)
-        if then is not None:
-            return max(0.0, then - server_now)
-    if reset is None or server_now is None:
+        return retry_after
+    server_now = _http_date(response.headers.get("date"))
+    then = _http_date(response.headers.get("retry-after"))
+    if then is not None and server_now is not None:
+        return max(0.0, then - server_now)
+    reset = header_number(response, "x-ratelimit-reset")
+    if reset is None or server_now is None or reset > _LATEST:
         return None
-    try:
-        return max(0.0, float(reset) - server_now)
-    except ValueError:
-        return None
+    return max(0.0, reset - server_now)
 
 
 def braze_date(response: httpx.Response) -> datetime | None:
@@ -298,17 +421,21 @@ def braze_date(response: httpx.Response) -> datetime | None:
 
 
 def _http_date(value: str | None) -> float | None:
-    if not value:
+    """An HTTP date as epoch seconds, or ``None`` for anything else (out of range included)."""
+    if not value or len(value) > 64:
         return None
     try:
-        return parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError):
+        moment = parsedate_to_datetime(value)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        seconds = moment.timestamp()
+    except (TypeError, ValueError, OverflowError, IndexError):
         return None
+    return seconds if 0 <= seconds < _LATEST else None
 
 
 def rate_limit_exhausted(response: httpx.Response) -> bool:
-    remaining: str = response.headers.get("x-ratelimit-remaining", "")
-    return remaining.strip() == "0"
+    return header_number(response, "x-ratelimit-remaining") == 0
 
 
 def may_have_reached_braze(error: BrazeCDIError) -> bool:

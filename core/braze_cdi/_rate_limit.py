@@ -21,6 +21,8 @@ import weakref
 from dataclasses import dataclass
 from typing import Literal
 
+from pydantic import SecretStr
+
 from ._errors import BrazeConfigError
 
 __all__ = ["Budget", "EndpointKind", "RateLimit", "RateLimits", "Reservation", "shared_budgets"]
@@ -68,7 +70,7 @@ class RateLimits:
         >>> RateLimits().trigger
         RateLimit(calls=20, period=60.0)
         >>> half = RateLimits(trigger=RateLimit(10, 60.0), status=RateLimit(50, 60.0))
-        >>> client = BrazeCDIClient("a-key", "US-01", rate_limits=half)
+        >>> client = BrazeCDIClient("my-rest-api-key-1234", "US-01", rate_limits=half)
     """
 
     trigger: RateLimit | None = RateLimit(20, 60.0)
@@ -137,13 +139,13 @@ _registry_lock = threading.Lock()
 
 
 def shared_budgets(
-    limits: RateLimits | None, *, host: str, api_key: str, clock: object
+    limits: RateLimits | None, *, host: str, api_key: SecretStr, clock: object
 ) -> dict[EndpointKind, Budget]:
     """The process-wide budgets for this workspace, created on first use."""
     if limits is None:
         return {}
     # The registry keeps a digest, never the key itself.
-    digest = hashlib.sha256(api_key.encode()).hexdigest()
+    digest = hashlib.sha256(api_key.get_secret_value().encode()).hexdigest()
     budgets: dict[EndpointKind, Budget] = {}
     with _registry_lock:
         kinds: tuple[EndpointKind, ...] = ("trigger", "list", "status")

@@ -15,9 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ._clock import Clock
 from ._errors import BrazeCDIError, BrazeRateLimited
+from ._exchange import NoAnswer
 from ._protocol import (
     Call,
     Op,
+    Outcome,
+    Redact,
     Send,
     Sleep,
     error_for,
@@ -46,7 +49,7 @@ class RetryPolicy(BaseModel):  # a model, so that blocks and resources can hold 
     Examples:
         >>> from braze_cdi import BrazeCDIClient, RetryPolicy
         >>> patient = RetryPolicy(max_attempts=8, max_delay=60.0, deadline=600.0)
-        >>> client = BrazeCDIClient("a-key", "US-01", retry=patient)
+        >>> client = BrazeCDIClient("my-rest-api-key-1234", "US-01", retry=patient)
         >>> [RetryPolicy(jitter=False).backoff(attempt) for attempt in range(1, 7)]
         [1.0, 2.0, 4.0, 8.0, 16.0, 30.0]
     """
@@ -79,7 +82,7 @@ class Context:
     retry: RetryPolicy
     budgets: dict[EndpointKind, Budget]
     clock: Clock
-    redact: Callable[[str], str]
+    redact: Redact
     # Requests sent per endpoint kind, retries included.
     sent: Counter[str] = field(default_factory=Counter)
 
@@ -105,7 +108,7 @@ def send(
     for attempt in count(1):
         outcome = yield from _send_within_budget(ctx, call, budget, give_up_at)
         try:
-            if isinstance(outcome, httpx.TransportError):
+            if isinstance(outcome, NoAnswer | Exception):
                 raise transport_error(call, outcome, ctx.redact)
             if not outcome.is_success:
                 raise error_for(call, outcome, ctx.redact)
@@ -130,9 +133,9 @@ def send(
 
 def _send_within_budget(
     ctx: Context, call: Call, budget: Budget | None, give_up_at: float
-) -> Op[httpx.Response | httpx.TransportError]:
+) -> Op[Outcome]:
     if budget is None:
-        outcome: httpx.Response | httpx.TransportError = yield Send(call)
+        outcome: Outcome = yield Send(call, give_up_at)
         ctx.sent[call.kind] += 1
         return outcome
     # While every slot waits for an answer, none can be promised yet (a slot frees a period
@@ -147,7 +150,7 @@ def _send_within_budget(
     try:
         if reservation.start > now:
             yield Sleep(reservation.start - now)
-        outcome = yield Send(call)
+        outcome = yield Send(call, give_up_at)
         ctx.sent[call.kind] += 1
     finally:
         reservation.release(ctx.clock.monotonic())

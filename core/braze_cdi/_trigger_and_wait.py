@@ -83,7 +83,13 @@ def start_sync(
 ) -> Op[SyncHandle]:
     """Trigger a sync (or adopt the running one) and return where to find its job."""
     while True:
-        scan = yield from scan_jobs(ctx, integration_id, since=None, deadline=deadline)
+        try:
+            scan = yield from scan_jobs(ctx, integration_id, since=None, deadline=deadline)
+        except BrazeCDIError as error:
+            # A look cut short by the call's own deadline: the wait ran out, nothing started.
+            if not (error.retryable and ctx.clock.monotonic() >= deadline):
+                raise
+            raise _not_started(integration_id, error) from None
         newest = scan.newest[0] if scan.newest else None
         if newest is not None and not newest.finished:
             previous = scan.newest[1] if len(scan.newest) > 1 else None
@@ -116,12 +122,7 @@ def start_sync(
             )
             continue
         if ctx.clock.monotonic() >= deadline:
-            raise SyncTimeout(
-                f"The wait for integration {integration_id} ran out before its trigger was sent; "
-                "no sync was started.",
-                integration_id=integration_id,
-                job=None,
-            )
+            raise _not_started(integration_id, None)
         handle = SyncHandle(
             integration_id=integration_id,
             previous_job=newest,
@@ -145,6 +146,16 @@ def start_sync(
             integration_id=integration_id, previous_job=newest, triggered=False
         )
         yield from _follow(ctx, running_job, deadline=deadline, polling=polling)
+
+
+def _not_started(integration_id: str, problem: BrazeCDIError | None) -> SyncTimeout:
+    last = "" if problem is None else f" (the last call failed: {problem.message.rstrip('.')})"
+    return SyncTimeout(
+        f"The wait for integration {integration_id} ran out before its trigger was sent{last}; "
+        "no sync was started.",
+        integration_id=integration_id,
+        job=None,
+    )
 
 
 def trigger_once(ctx: Context, integration_id: str) -> Op[None]:

@@ -31,7 +31,7 @@ UNKNOWN_UUID = "3f0b8c2e-6a55-4d0e-9f57-000000000000"
 def test_wrong_key_is_an_authentication_error_that_mentions_the_instance(
     api: Api, fake: FakeBraze
 ) -> None:
-    api.api_key = "not-the-key"
+    api.api_key = "not-the-workspace-key"
     with pytest.raises(BrazeAuthenticationError, match="another instance") as caught:
         api.items("list_integrations")
     assert caught.value.status_code == 401
@@ -52,8 +52,8 @@ def test_missing_permission_names_the_permission_needed(
     api: Api, fake: FakeBraze, method: str, permission: str
 ) -> None:
     integration = fake.add_integration()
-    fake.add_key("narrow-key", permissions=set())
-    api.api_key = "narrow-key"
+    fake.add_key("a-narrowly-scoped-api-key", permissions=set())
+    api.api_key = "a-narrowly-scoped-api-key"
     with pytest.raises(BrazePermissionError) as caught:
         if method == "list_integrations":
             api.items(method)

@@ -80,7 +80,7 @@ def test_a_uuid_shape_is_not_required(api: Api, fake: FakeBraze) -> None:
     ],
 )
 def test_rest_endpoint_accepts_urls_hosts_and_instance_names(endpoint: str, expected: str) -> None:
-    assert BrazeCDIClient("key", endpoint).rest_endpoint == expected
+    assert BrazeCDIClient("my-rest-api-key-1234", endpoint).rest_endpoint == expected
 
 
 @pytest.mark.parametrize(
@@ -100,10 +100,12 @@ def test_rest_endpoint_accepts_urls_hosts_and_instance_names(endpoint: str, expe
 )
 def test_bad_rest_endpoint_is_refused(endpoint: str, message: str) -> None:
     with pytest.raises(BrazeConfigError, match=message):
-        BrazeCDIClient("key", endpoint)
+        BrazeCDIClient("my-rest-api-key-1234", endpoint)
 
 
-@pytest.mark.parametrize("key", [None, "", "   ", " key", "ke\ny", "kéy"])
+@pytest.mark.parametrize(
+    "key", [None, "", "   ", " a-rest-api-key-1234", "a-rest-api\nkey-1234", "a-rést-api-key-1234"]
+)
 def test_bad_api_key_is_refused(key: str | None) -> None:
     with pytest.raises(BrazeConfigError, match="API key"):
         BrazeCDIClient(key, "US-01")

@@ -129,7 +129,7 @@ def test_a_failed_read_fails_the_checks_with_braze_status(
 ) -> None:
     integration = fake.add_integration(history=1)
     checks = build_braze_cdi_job_checks(integration_id=integration.integration_id, asset_key=USERS)
-    wrong_key = make_resource(api_key="not-the-key")  # type: ignore[operator]
+    wrong_key = make_resource(api_key="not-the-workspace-key")  # type: ignore[operator]
 
     result = dg.materialize(
         [dg.AssetSpec(USERS), checks],

@@ -97,7 +97,7 @@ def test_block_type_registers_through_the_collection_entry_point(
 
 
 def test_instance_name_rest_endpoint_is_accepted_as_given() -> None:
-    credentials = BrazeCDICredentials(api_key="a-key", rest_endpoint="EU-01")
+    credentials = BrazeCDICredentials(api_key="my-rest-api-key-1234", rest_endpoint="EU-01")
 
     with credentials.get_client() as client:
         assert client.rest_endpoint == "https://rest.fra-01.braze.eu"
@@ -106,12 +106,14 @@ def test_instance_name_rest_endpoint_is_accepted_as_given() -> None:
 
 def test_unknown_instance_is_refused_with_the_valid_ones() -> None:
     with pytest.raises(ValidationError, match=r"'US-09' is not a Braze instance.*US-10"):
-        BrazeCDICredentials(api_key="a-key", rest_endpoint="US-09")
+        BrazeCDICredentials(api_key="my-rest-api-key-1234", rest_endpoint="US-09")
 
 
 def test_plain_http_to_a_remote_host_is_refused() -> None:
     with pytest.raises(ValidationError, match="Refusing plain http"):
-        BrazeCDICredentials(api_key="a-key", rest_endpoint="http://rest.iad-01.braze.com")
+        BrazeCDICredentials(
+            api_key="my-rest-api-key-1234", rest_endpoint="http://rest.iad-01.braze.com"
+        )
 
 
 def test_unusable_key_is_refused_before_any_request_without_echoing_it() -> None:
@@ -128,7 +130,7 @@ def test_unusable_key_is_refused_before_any_request_without_echoing_it() -> None
 def test_timeout_and_retry_reach_the_client() -> None:
     retry = RetryPolicy(max_attempts=2, deadline=10)
     credentials = BrazeCDICredentials(
-        api_key="a-key", rest_endpoint="US-01", timeout=5, retry=retry
+        api_key="my-rest-api-key-1234", rest_endpoint="US-01", timeout=5, retry=retry
     )
 
     with credentials.get_client() as client:
@@ -137,4 +139,4 @@ def test_timeout_and_retry_reach_the_client() -> None:
 
 def test_non_positive_timeout_is_refused() -> None:
     with pytest.raises(ValidationError, match="timeout"):
-        BrazeCDICredentials(api_key="a-key", rest_endpoint="US-01", timeout=0)
+        BrazeCDICredentials(api_key="my-rest-api-key-1234", rest_endpoint="US-01", timeout=0)

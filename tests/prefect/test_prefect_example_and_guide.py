@@ -46,7 +46,7 @@ def test_example_syncs_the_workspace_in_the_environment(
 def test_example_explains_an_incomplete_environment(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("BRAZE_API_KEY", "a-key")
+    monkeypatch.setenv("BRAZE_API_KEY", "my-rest-api-key-1234")
     monkeypatch.delenv("BRAZE_REST_ENDPOINT", raising=False)
     main = runpy.run_path(str(EXAMPLE))["main"]
 

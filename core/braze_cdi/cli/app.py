@@ -129,7 +129,7 @@ def integrations(
     debug: Debug = False,
 ) -> None:
     """List the workspace's CDI integrations."""
-    output = _set_up(as_json, debug, api_key)
+    output = _set_up(as_json, debug)
     with _reporting(output), _client(api_key, rest_endpoint) as client:
         found = list(client.list_integrations())
     if as_json:
@@ -153,7 +153,7 @@ def jobs(
     Reads the first LIMIT jobs Braze lists and sorts them by start time (Braze does not document
     the order of its list).
     """
-    output = _set_up(as_json, debug, api_key)
+    output = _set_up(as_json, debug)
     with _reporting(output), _client(api_key, rest_endpoint) as client:
         found = list(islice(client.list_sync_jobs(integration_id), limit))
     found.sort(key=lambda job: job.sync_start_time or _BEGINNING, reverse=True)
@@ -212,7 +212,7 @@ def sync(
     Without --wait it prints what each trigger did (triggered, or attached to a running job).
     Several ids run concurrently; the exit code is the most serious of their outcomes.
     """
-    output = _set_up(as_json, debug, api_key)
+    output = _set_up(as_json, debug)
     with _reporting(output):
         for integration_id in integration_ids:
             check_integration_id(integration_id)
@@ -322,7 +322,7 @@ def demo(*, debug: Debug = False) -> None:
     One succeeds, one ends partial, one fails and one finds a job already running, all through
     the real client over HTTP; then a summary. It takes about ten seconds.
     """
-    output = _set_up(False, debug, None)
+    output = _set_up(False, debug)
     with _reporting(output):
         code = run_demo(stdout_console())
     raise typer.Exit(code)
@@ -331,7 +331,7 @@ def demo(*, debug: Debug = False) -> None:
 # --- shared by the commands ---------------------------------------------------------------
 
 
-def _set_up(as_json: bool, debug: bool, api_key: str | None) -> Output:
+def _set_up(as_json: bool, debug: bool) -> Output:
     """Route the log records (with ``--debug``, the core's and httpx's request lines go to
     standard error) and make the command's ``Output``."""
     core_log = logging.getLogger("braze_cdi")
@@ -344,7 +344,7 @@ def _set_up(as_json: bool, debug: bool, api_key: str | None) -> Output:
         # Progress reaches people through the board; keep Python's last-resort handler from
         # printing raw records over it.
         core_log.addHandler(logging.NullHandler())
-    return Output(as_json=as_json, debug=debug, secret=api_key)
+    return Output(as_json=as_json, debug=debug)
 
 
 @contextmanager

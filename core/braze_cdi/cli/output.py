@@ -83,12 +83,13 @@ def _console(*, stderr: bool) -> Console:
 
 
 class Output:
-    """Prints one command's answer and errors, as tables or as JSON, never showing ``secret``.
+    """Prints one command's answer and errors, as tables or as JSON.
+
+    It changes nothing it prints: the core keeps the key out of every message by construction.
 
     Args:
         as_json: Print JSON for scripts instead of tables.
         debug: Print the traceback of an error after its line.
-        secret: Text never to print (the API key), whatever an error message says.
 
     Examples:
         >>> Output(as_json=True).data([{"integration_id": "abc", "job_status": "success"}])
@@ -100,14 +101,13 @@ class Output:
         ]
     """
 
-    def __init__(self, *, as_json: bool, debug: bool = False, secret: str | None = None) -> None:
+    def __init__(self, *, as_json: bool, debug: bool = False) -> None:
         self.as_json = as_json
         self.debug = debug
-        self.secret = secret
 
     def data(self, value: Any, *, indent: int | None = 2) -> None:
         """Print JSON to standard output (on one line with ``indent=None``)."""
-        sys.stdout.write(self.redact(json.dumps(value, indent=indent, default=str)) + "\n")
+        sys.stdout.write(json.dumps(value, indent=indent, default=str) + "\n")
         sys.stdout.flush()
 
     def show(self, table: Table) -> None:
@@ -116,13 +116,13 @@ class Output:
 
     def error(self, error: BaseException, *, integration_id: str | None = None) -> None:
         """One line on standard error (and its traceback with ``debug``)."""
-        line = one_line(self.redact(str(error) or type(error).__name__))
+        line = one_line(str(error) or type(error).__name__)
         if integration_id is not None and integration_id not in line:
             line = f"{integration_id}: {line}"
         if not isinstance(error, BrazeCDIError):
             line = f"unexpected {type(error).__name__}: {line} (--debug shows the traceback)"
         if self.debug:
-            sys.stderr.write(self.redact("".join(traceback.format_exception(error))))
+            sys.stderr.write("".join(traceback.format_exception(error)))
             sys.stderr.flush()
         stderr_console().print(Text.assemble(("Error: ", "bold red"), line), soft_wrap=True)
 
@@ -137,16 +137,11 @@ class Output:
         """An error as JSON: its class, message, status code, retryability and exit code."""
         return {
             "type": type(error).__name__,
-            "message": one_line(self.redact(str(error))),
+            "message": one_line(str(error)),
             "status_code": getattr(error, "status_code", None),
             "retryable": getattr(error, "retryable", False),
             "exit_code": int(exit_code_for(error)),
         }
-
-    def redact(self, text: str) -> str:
-        """``text`` without the secret. The core redacts its own messages; this is the second
-        lock, for anything that did not come through the core."""
-        return text.replace(self.secret, "**********") if self.secret else text
 
 
 def one_line(text: str) -> str:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import math
 import re
 import secrets
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -36,6 +37,8 @@ _NEEDS: dict[EndpointKind, str] = {
     "status": "cdi.integration_job_status",
 }
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_FILLER = b"x" * 65536  # what an endless body goes on with, one chunk at a time
+_FRAMING = ("content-length", "transfer-encoding")
 _ROUTES = [
     (re.compile(r"/cdi/integrations"), "GET", "list"),
     (re.compile(r"/cdi/integrations/([^/]+)/sync"), "POST", "trigger"),
@@ -180,6 +183,24 @@ class Fault:
     Braze processes the request first (a trigger starts its job); a fault that replaces
     nothing always does. Made by ``FakeBraze.inject``.
 
+    How the answer (replaced or real) goes on the wire:
+
+    - ``raw``: ``body`` (bytes or str) and ``headers`` go out exactly as given: no JSON, no
+      ``Content-Type`` or ``Date`` added, and a ``Content-Encoding`` is sent but not applied
+      (``headers={"Content-Encoding": "gzip"}, body=b"junk"`` is a corrupt gzip body). The
+      fake frames the body (``Content-Length``) unless ``headers`` bring ``Content-Length`` or
+      ``Transfer-Encoding`` of their own, which then go out as given (and the connection closes
+      after the answer). Without ``raw``, a ``Content-Encoding`` header is not sent.
+    - ``trickle``: seconds of pause before each byte of the body, sent one byte at a time
+      (served: real seconds; in-process: the fake's clock, and a pause of the request's read
+      timeout or more raises ``httpx.ReadTimeout`` as the real network would).
+    - ``trickle_headers``: served only: with ``trickle``, the status line and headers are
+      trickled too (a slowloris answer).
+    - ``endless``: after the body, filler bytes (``b"x"``) follow forever, 64 KiB a chunk
+      (served: ``Transfer-Encoding: chunked``, until the client disconnects); never buffered.
+
+    A client that disconnects mid-answer ends it quietly.
+
     Examples:
         >>> from braze_cdi import BrazeCDIClient
         >>> from braze_cdi.testing import FakeBraze
@@ -192,6 +213,17 @@ class Fault:
         ...     result = client.sync_and_wait(users.integration_id)
         >>> fault.times, result.triggered, users.triggered_jobs  # used, and one job only
         (0, True, 1)
+
+        On the wire, read with plain httpx (the bytes as they came, not decoded):
+
+        >>> import httpx
+        >>> _ = fake.inject("list", status=200, body=b"junk", raw=True,
+        ...                 headers={"Content-Encoding": "gzip"})
+        >>> with httpx.Client(transport=fake) as http, http.stream(
+        ...     "GET", "https://braze.test/cdi/integrations"
+        ... ) as response:
+        ...     response.headers["content-encoding"], b"".join(response.iter_raw())
+        ('gzip', b'junk')
     """
 
     endpoint: EndpointKind | None = None
@@ -203,6 +235,16 @@ class Fault:
     delay: float = 0.0
     takes_effect: bool = False
     times: int = 1
+    raw: bool = False
+    trickle: float = 0.0
+    trickle_headers: bool = False
+    endless: bool = False
+
+    def __post_init__(self) -> None:
+        if self.raw and isinstance(self.body, dict | list):
+            raise TypeError("a raw fault's body is bytes or str: it goes out as given")
+        if self.trickle < 0:
+            raise ValueError("trickle is seconds between bytes, not negative")
 
     @property
     def replaces(self) -> bool:
@@ -240,10 +282,57 @@ class RecordedRequest:
 
 @dataclass
 class Reply:
-    """What the fake answers: a response (``None`` drops the connection), after ``delay``."""
+    """What the fake answers: a response (``None`` drops the connection), after ``delay``,
+    shaped on the wire as ``Fault`` describes (``raw``, ``trickle``, ``trickle_headers``,
+    ``endless``). Both ways of serving send ``wire_headers()`` and then ``wire_body()``."""
 
     response: httpx.Response | None
     delay: float = 0.0
+    raw: bool = False
+    trickle: float = 0.0
+    trickle_headers: bool = False
+    endless: bool = False
+
+    def body(self) -> bytes:
+        """The body as given (not decoded: a raw body is bytes that may claim any coding)."""
+        assert self.response is not None
+        stream = self.response.stream
+        if isinstance(stream, httpx.ByteStream):  # every answer the fake builds
+            return b"".join(stream)
+        return self.response.read()
+
+    def wire_headers(self) -> list[tuple[bytes, bytes]]:
+        """The headers as sent, framing included (a finite body has a ``Content-Length``)."""
+        assert self.response is not None
+        given = self.response.headers.raw
+        if self.self_framed:
+            return given
+        dropped = _FRAMING if self.raw else (*_FRAMING, "content-encoding")
+        headers = [(k, v) for k, v in given if k.decode("latin-1").lower() not in dropped]
+        if self.endless:
+            return [*headers, (b"Transfer-Encoding", b"chunked")]
+        return [*headers, (b"Content-Length", str(len(self.body())).encode())]
+
+    def wire_body(self) -> Iterator[bytes]:
+        """The body in the pieces it goes out in: one byte each when trickled; then, when
+        endless, filler forever. Lazy: an endless body is never held in memory."""
+        parts = itertools.chain([self.body()], itertools.repeat(_FILLER) if self.endless else ())
+        for part in parts:
+            if self.trickle:
+                yield from (part[i : i + 1] for i in range(len(part)))
+            elif part:
+                yield part
+
+    @property
+    def self_framed(self) -> bool:
+        """A finite raw answer whose headers bring their own framing, which may lie: it goes
+        out as given, and the connection ends with it."""
+        return (
+            self.raw
+            and not self.endless
+            and self.response is not None
+            and any(name in self.response.headers for name in _FRAMING)
+        )
 
 
 class FakeBraze(httpx.BaseTransport, httpx.AsyncBaseTransport):
@@ -370,8 +459,9 @@ class FakeBraze(httpx.BaseTransport, httpx.AsyncBaseTransport):
             >>> from braze_cdi import BrazeCDIClient
             >>> from braze_cdi.testing import FakeBraze
             >>> fake = FakeBraze()
-            >>> fake.add_key("read-only", {"cdi.integration_list", "cdi.integration_job_status"})
-            >>> with BrazeCDIClient("read-only", "US-01", transport=fake) as client:
+            >>> read_only = "read-only-key-0123456789"
+            >>> fake.add_key(read_only, {"cdi.integration_list", "cdi.integration_job_status"})
+            >>> with BrazeCDIClient(read_only, "US-01", transport=fake) as client:
             ...     list(client.list_integrations())
             []
         """
@@ -383,7 +473,8 @@ class FakeBraze(httpx.BaseTransport, httpx.AsyncBaseTransport):
 
         ``endpoint`` is ``"trigger"``, ``"list"``, ``"status"`` or None (any); the keyword
         arguments are ``Fault``'s: ``status``, ``body``, ``headers``, ``drop``, ``delay``,
-        ``takes_effect``, ``times``, ``integration_id``.
+        ``takes_effect``, ``times``, ``integration_id``, and how the answer goes on the wire:
+        ``raw``, ``trickle``, ``trickle_headers``, ``endless``.
 
         Examples:
             >>> from braze_cdi import BrazeCDIClient
@@ -444,7 +535,7 @@ class FakeBraze(httpx.BaseTransport, httpx.AsyncBaseTransport):
             raise httpx.RemoteProtocolError(
                 "Server disconnected without sending a response.", request=request
             )
-        return reply.response
+        return self._wire_response(reply, request)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         reply = self.reply(request)
@@ -458,7 +549,19 @@ class FakeBraze(httpx.BaseTransport, httpx.AsyncBaseTransport):
             raise httpx.RemoteProtocolError(
                 "Server disconnected without sending a response.", request=request
             )
-        return reply.response
+        return self._wire_response(reply, request)
+
+    def _wire_response(self, reply: Reply, request: httpx.Request) -> httpx.Response:
+        """The answer as the network would hand it to httpx: a stream of the wire's bytes,
+        which ``iter_raw`` reads undecoded."""
+        assert reply.response is not None
+        status, headers = reply.response.status_code, reply.wire_headers()
+        if not (reply.trickle or reply.endless or reply.raw):
+            # A plain answer is read at once, as an in-process transport's answers are.
+            return httpx.Response(status, headers=headers, content=reply.body())
+        return httpx.Response(
+            status, headers=headers, stream=_WireStream(reply, self.clock, request)
+        )
 
     @contextmanager
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
@@ -510,7 +613,16 @@ class FakeBraze(httpx.BaseTransport, httpx.AsyncBaseTransport):
                     now,
                 )
             )
-            return Reply(response, fault.delay if fault is not None else 0.0)
+            if fault is None:
+                return Reply(response)
+            return Reply(
+                response,
+                fault.delay,
+                raw=fault.raw,
+                trickle=fault.trickle,
+                trickle_headers=fault.trickle_headers,
+                endless=fault.endless,
+            )
 
     # --- the endpoints ------------------------------------------------------------------------
 
@@ -616,9 +728,44 @@ def _route(request: httpx.Request) -> tuple[EndpointKind | None, str | None, htt
     return None, None, _json(404, {"message": "Not found"}, "")
 
 
+class _WireStream(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A reply's body for the in-process transport, paced on the fake's clock."""
+
+    def __init__(self, reply: Reply, clock: Clock, request: httpx.Request) -> None:
+        self._reply, self._clock, self._request = reply, clock, request
+        self._read_timeout: float | None = request.extensions.get("timeout", {}).get("read")
+
+    def _pause(self) -> float:
+        if self._read_timeout is not None:
+            return min(self._reply.trickle, self._read_timeout)
+        return self._reply.trickle
+
+    def _check(self) -> None:
+        if self._read_timeout is not None and self._reply.trickle >= self._read_timeout:
+            raise httpx.ReadTimeout("timed out", request=self._request)
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._reply.wire_body():
+            if self._reply.trickle:
+                self._clock.sleep(self._pause())
+                self._check()
+            yield chunk
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self._reply.wire_body():
+            if self._reply.trickle:
+                await self._clock.asleep(self._pause())
+                self._check()
+            yield chunk
+
+
 def _fault_response(fault: Fault, date: str) -> httpx.Response:
     status = fault.status if fault.status is not None else 200
     body = fault.body
+    if fault.raw:
+        assert not isinstance(body, dict | list)
+        content = body.encode() if isinstance(body, str) else body or b""
+        return httpx.Response(status, headers=fault.headers, stream=httpx.ByteStream(content))
     if body is None:
         body = {"message": httpx.codes.get_reason_phrase(status)}
     if isinstance(body, dict | list):

@@ -44,22 +44,44 @@ class _Handler(BaseHTTPRequestHandler):
         if response is None:  # a dropped connection: no answer at all
             self.close_connection = True
             return
-        self.send_response_only(response.status_code, response.reason_phrase)
-        for name, value in response.headers.items():
-            if name.lower() not in ("content-length", "transfer-encoding", "content-encoding"):
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(response.content)))
-        self.end_headers()
-        self.wfile.write(response.content)
+        status = f"HTTP/1.1 {response.status_code} {response.reason_phrase}\r\n".encode()
+        head = status + b"".join(k + b": " + v + b"\r\n" for k, v in reply.wire_headers())
+        head += b"\r\n"
+        closing = response.headers.get("connection", "").lower() == "close"
+        if closing or reply.endless or reply.self_framed:
+            self.close_connection = True
+        try:
+            if reply.trickle and reply.trickle_headers:
+                for i in range(len(head)):
+                    self._send(head[i : i + 1], reply.trickle)
+            else:
+                self._send(head, 0.0)
+            for chunk in reply.wire_body():
+                if reply.endless:  # chunked, and never the last chunk
+                    chunk = b"%x\r\n%s\r\n" % (len(chunk), chunk)  # noqa: PLW2901
+                self._send(chunk, reply.trickle)
+        except (ConnectionError, _Stopping):  # the client left, or the server stops
+            self.close_connection = True
+
+    def _send(self, data: bytes, pause: float) -> None:
+        """Write ``data`` after ``pause`` seconds, unless the server stops first."""
+        if self.server.stopping.wait(pause):
+            raise _Stopping
+        self.wfile.write(data)
 
     def log_message(self, format: str, *args: object) -> None:
         """Quiet: tests read ``fake.requests`` instead."""
+
+
+class _Stopping(Exception):
+    """The server is shutting down: an answer still going out (endless, trickled) ends."""
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256  # fan-out tests open many connections at once
     fake: FakeBraze
+    stopping: threading.Event
 
     def handle_error(self, request: object, client_address: object) -> None:
         # A client that timed out or dropped the connection is part of the tests, not an error.
@@ -71,6 +93,7 @@ class _Server(ThreadingHTTPServer):
 def serve(fake: FakeBraze, host: str, port: int) -> Iterator[str]:
     server = _Server((host, port), _Handler)
     server.fake = fake
+    server.stopping = threading.Event()
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )
@@ -79,6 +102,7 @@ def serve(fake: FakeBraze, host: str, port: int) -> Iterator[str]:
         bound_host, bound_port = str(server.server_address[0]), server.server_address[1]
         yield f"http://{bound_host}:{bound_port}"
     finally:
+        server.stopping.set()
         server.shutdown()
         server.server_close()
         thread.join()
