@@ -31,7 +31,7 @@ class BrazeCDIResource(dg.ConfigurableResource):
             ``cdi.integration_job_status`` permissions.
         rest_endpoint: The REST endpoint of the workspace's instance: a URL, a host, or an
             instance name such as ``"US-01"``.
-        request_timeout: Seconds to wait for each HTTP response.
+        request_timeout: Seconds each HTTP exchange may take, connect to last byte.
         retry_max_attempts: Attempts per API call, the first included.
         retry_initial_delay: Backoff in seconds before the second attempt.
         retry_max_delay: Longest backoff in seconds between two attempts.
@@ -80,7 +80,9 @@ class BrazeCDIResource(dg.ConfigurableResource):
         description="The workspace's REST endpoint: a URL such as https://rest.iad-01.braze.com, "
         "a host, or an instance name such as US-01."
     )
-    request_timeout: float = Field(30.0, description="Seconds to wait for each HTTP response.")
+    request_timeout: float = Field(
+        30.0, description="Seconds each HTTP exchange may take, connect to last byte."
+    )
     retry_max_attempts: int = Field(5, description="Attempts per API call, the first included.")
     retry_initial_delay: float = Field(1.0, description="Backoff before the second attempt.")
     retry_max_delay: float = Field(30.0, description="Longest backoff between two attempts.")

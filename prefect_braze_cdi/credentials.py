@@ -80,7 +80,7 @@ class BrazeCDICredentials(CredentialsBlock):
         default=30.0,
         gt=0,
         title="Request Timeout",
-        description="Seconds to wait for each HTTP response from Braze.",
+        description="Seconds each HTTP exchange with Braze may take, connect to last byte.",
     )
     retry: RetryPolicy = Field(
         default_factory=RetryPolicy,

@@ -261,7 +261,8 @@ class BrazeCDIClient(_Client[httpx.Client]):
         rest_endpoint: Your instance's REST endpoint: a URL, a host, or an instance name such as
             ``"US-01"``. Plain ``http://`` is accepted only for a loopback test server.
         retry: How transient failures are retried.
-        timeout: Seconds to wait for each HTTP response.
+        timeout: Seconds each HTTP exchange may take, from connecting to the last byte of the
+            answer (or less, when the call's own deadline comes first).
         rate_limits: Client-side budgets per endpoint; ``None`` turns them off. Every client of
             the process with the same endpoint and key shares them.
         transport: An httpx transport, such as ``braze_cdi.testing.FakeBraze``.
