@@ -22,6 +22,7 @@ from braze_cdi import (
     BrazeTransportError,
     RetryPolicy,
     SyncHandle,
+    SyncTimeout,
 )
 from braze_cdi.testing import FakeBraze
 from tests.core.conftest import Api
@@ -135,43 +136,58 @@ def test_a_sync_and_wait_never_outlives_its_timeout_on_a_trickling_poll(
     fake.inject("status", trickle=0.5, times=1000)
 
     began = time.monotonic()
-    with pytest.raises(BrazeCDIError):
+    with pytest.raises(SyncTimeout, match="before its trigger was sent"):
         api.call("sync_and_wait", users.integration_id, poll_interval=0.1, timeout=1.0)
 
     assert time.monotonic() - began < 1.0 + 5.0
-    assert users.triggered_jobs <= 1
+    assert users.triggered_jobs == 0  # the look before the trigger ran out of time
+
+
+def test_a_wait_never_outlives_its_timeout_on_trickling_polls(api: Api, fake: FakeBraze) -> None:
+    users = fake.add_integration(name="users", duration=60)
+    handle = api.call("start_sync", users.integration_id)
+    fake.inject("status", trickle=0.5, times=1000)
+
+    began = time.monotonic()
+    with pytest.raises(SyncTimeout, match="the last poll failed") as raised:
+        api.call("wait_for_sync", handle, poll_interval=0.1, timeout=1.0)
+
+    assert time.monotonic() - began < 1.0 + 5.0
+    assert raised.value.handle == handle  # the sync goes on: wait for it again later
+    assert users.triggered_jobs == 1
+
+
+def _peak_memory_listing(api: Api) -> tuple[BrazeCDIError, int]:
+    """The error listing integrations ends with, and the most memory it took meanwhile."""
+    api.options["retry"] = ONCE
+    tracemalloc.start()
+    try:
+        with pytest.raises(BrazeTransportError) as raised:
+            api.items("list_integrations")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return raised.value, peak
 
 
 def test_an_endless_answer_is_refused_past_the_body_cap_in_bounded_memory(
     api: Api, fake: FakeBraze
 ) -> None:
     fake.inject("list", endless=True, times=100)
-    api.options["retry"] = ONCE
 
-    tracemalloc.start()
-    try:
-        with pytest.raises(BrazeTransportError, match="longer than 1,048,576 bytes"):
-            api.items("list_integrations")
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    error, peak = _peak_memory_listing(api)
 
+    assert "longer than 1,048,576 bytes" in error.message
     assert peak < 16 * 2**20
 
 
 def test_a_compression_bomb_is_refused_without_inflating_it(api: Api, fake: FakeBraze) -> None:
     bomb = gzip.compress(b"[" + b" " * (200 * 2**20) + b"]")  # 200 MiB inflated, ~200 KiB sent
     fake.inject("list", status=200, body=bomb, headers={"Content-Encoding": "gzip"}, raw=True)
-    api.options["retry"] = ONCE
 
-    tracemalloc.start()
-    try:
-        with pytest.raises(BrazeTransportError, match="longer than"):
-            api.items("list_integrations")
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    error, peak = _peak_memory_listing(api)
 
+    assert "longer than 1,048,576 bytes" in error.message
     assert peak < 16 * 2**20
 
 
