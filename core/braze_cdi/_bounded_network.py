@@ -1,16 +1,17 @@
 """A deadline for every socket operation of the sync client.
 
 httpx's timeouts bound each read, not the exchange: a server sending a byte a second never trips
-them. The async client bounds the whole exchange with asyncio; the sync client cannot interrupt
-a blocking read, so every connect, read and write of its connections is given at most the time
-left to the exchange in progress. The deadline is a context variable, so threads sharing a client
-each keep their own. Imported when a sync client opens (httpx imports httpcore then anyway).
+them. The async client bounds the whole exchange with a timeout scope; the sync client cannot
+interrupt a blocking read, so every connect, read and write of its connections is given at most
+the time left to the exchange in progress. The deadline is a context variable, so threads
+sharing a client each keep their own. Imported when a sync client opens (httpx imports httpcore
+then anyway).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -20,14 +21,14 @@ import httpx
 
 __all__ = ["bound_network", "exchange_deadline"]
 
-_deadline: ContextVar[tuple[Callable[[], float], float] | None] = ContextVar(
-    "braze_cdi_exchange_deadline", default=None
-)
+_deadline: ContextVar[float | None] = ContextVar("braze_cdi_exchange_deadline", default=None)
 
 
 @contextmanager
-def exchange_deadline(clock: Callable[[], float], deadline: float) -> Iterator[None]:
-    token = _deadline.set((clock, deadline))
+def exchange_deadline(deadline: float) -> Iterator[None]:
+    """While the block runs, this thread's connections end their work by ``deadline``
+    (``time.monotonic``)."""
+    token = _deadline.set(deadline)
     try:
         yield
     finally:
@@ -35,11 +36,10 @@ def exchange_deadline(clock: Callable[[], float], deadline: float) -> Iterator[N
 
 
 def _left(timeout: float | None, error: type[Exception]) -> float | None:
-    bound = _deadline.get()
-    if bound is None:
+    deadline = _deadline.get()
+    if deadline is None:
         return timeout
-    clock, deadline = bound
-    left = deadline - clock()
+    left = deadline - time.monotonic()
     if left <= 0:
         raise error("the exchange ran out of time")
     return left if timeout is None else min(timeout, left)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator
+from collections.abc import AsyncIterator, Generator, Iterable, Iterator
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -552,16 +552,15 @@ class BrazeCDIClient(_Client[httpx.Client]):
 
         if self._http.is_closed:
             return NoAnswer.of(ClientClosed(), self._redact)
-        clock, deadline = time.monotonic, self._exchange_deadline(effect)
-        call = effect.call
+        deadline, call = self._exchange_deadline(effect), effect.call
         try:
-            with exchange_deadline(clock, deadline):
+            with exchange_deadline(deadline):
                 request = self._http.build_request(
-                    call.method, call.path, params=call.params, timeout=_left(clock, deadline)
+                    call.method, call.path, params=call.params, timeout=_left(deadline)
                 )
                 response = self._http.send(request, stream=True)
                 try:
-                    body = BodyReader(response, clock, deadline)
+                    body = BodyReader(response, deadline)
                     if response.is_stream_consumed:
                         body.decoded(response.content)
                     else:
@@ -884,10 +883,10 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
         if self._http.is_closed:
             return NoAnswer.of(ClientClosed(), self._redact)
         http = self._http_of_this_loop(asyncio.get_running_loop())
-        clock, deadline = time.monotonic, self._exchange_deadline(effect)
+        deadline = self._exchange_deadline(effect)
         try:
-            with anyio.fail_after(_left(clock, deadline)):
-                return await self._exchange(http, effect.call, clock, deadline)
+            with anyio.fail_after(_left(deadline)):
+                return await self._exchange(http, effect.call, deadline)
         except TimeoutError:
             return NoAnswer(httpx.ReadTimeout, "the exchange ran out of time")
         except Exception as error:  # whatever the network or a transport did is an outcome
@@ -903,15 +902,13 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
         return self._http
 
     @staticmethod
-    async def _exchange(
-        http: httpx.AsyncClient, call: Call, clock: Callable[[], float], deadline: float
-    ) -> httpx.Response:
+    async def _exchange(http: httpx.AsyncClient, call: Call, deadline: float) -> httpx.Response:
         request = http.build_request(
-            call.method, call.path, params=call.params, timeout=_left(clock, deadline)
+            call.method, call.path, params=call.params, timeout=_left(deadline)
         )
         response = await http.send(request, stream=True)
         try:
-            body = BodyReader(response, clock, deadline)
+            body = BodyReader(response, deadline)
             if response.is_stream_consumed:
                 body.decoded(response.content)
             else:
@@ -924,10 +921,10 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
             await response.aclose()
 
 
-def _left(clock: Callable[[], float], deadline: float) -> float:
-    """Seconds left until ``deadline``, at least a little: an exchange begun too late then fails
-    with a timeout of its own."""
-    return max(deadline - clock(), 0.001)
+def _left(deadline: float) -> float:
+    """Seconds left until ``deadline`` (``time.monotonic``), at least a little: an exchange
+    begun too late then fails with a timeout of its own."""
+    return max(deadline - time.monotonic(), 0.001)
 
 
 class _BearerAuth(httpx.Auth):

@@ -13,6 +13,7 @@ differ (``for`` and ``async for``).
 
 from __future__ import annotations
 
+import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,8 +71,8 @@ class BodyReader:
     what went wrong). ``full`` tells the driver to stop reading.
     """
 
-    def __init__(self, response: httpx.Response, clock: Callable[[], float], deadline: float):
-        self._clock, self._deadline = clock, deadline
+    def __init__(self, response: httpx.Response, deadline: float) -> None:
+        self._deadline = deadline  # on time.monotonic
         self._parts: list[bytes] = []
         self._size = 0
         self._cut = not response.is_success
@@ -90,7 +91,7 @@ class BodyReader:
 
     def feed(self, chunk: bytes) -> None:
         """Take the next chunk as it came off the wire."""
-        if self._clock() > self._deadline:
+        if time.monotonic() > self._deadline:
             raise httpx.ReadTimeout("the answer took longer than the exchange may take")
         if self._decoder is not None:
             try:
