@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from prefect import flow
 
-from braze_cdi import SyncResult
-from braze_cdi._trigger_and_wait import IfRunning
+from braze_cdi import IfRunning, SyncResult
 
 from ._artifacts import check_artifact_key
 from .credentials import BrazeCDICredentials

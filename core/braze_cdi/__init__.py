@@ -21,7 +21,7 @@ from ._errors import (
     SyncFailed,
     SyncTimeout,
 )
-from ._models import Integration, JobStatus, SyncHandle, SyncJob, SyncResult
+from ._models import IfRunning, Integration, JobStatus, SyncHandle, SyncJob, SyncResult
 from ._rate_limit import RateLimit, RateLimits
 from ._retry import RetryPolicy
 from ._version import __version__
@@ -38,6 +38,7 @@ __all__ = [
     "BrazeRateLimited",
     "BrazeServerError",
     "BrazeTransportError",
+    "IfRunning",
     "Integration",
     "IntegrationNotFound",
     "InvalidIntegrationId",

@@ -20,13 +20,24 @@ from ._config import check_integration_id, resolve_rest_endpoint
 from ._errors import BrazeConfigError
 from ._exchange import ACCEPT_ENCODING, BodyReader, ClientClosed, NoAnswer
 from ._listing import every_item, jobs_since, scan_jobs
-from ._models import Integration, SyncHandle, SyncJob, SyncResult
-from ._protocol import Call, Emit, Op, Outcome, Send, Sleep, integrations_call, jobs_call
+from ._logging import OnEvent, Subscribers
+from ._models import IfRunning, Integration, SyncHandle, SyncJob, SyncResult
+from ._protocol import (
+    Call,
+    Effect,
+    Emit,
+    Notify,
+    Op,
+    Outcome,
+    Send,
+    Sleep,
+    integrations_call,
+    jobs_call,
+)
 from ._rate_limit import RateLimits, shared_budgets
 from ._retry import Context, RetryPolicy
 from ._secrets import Redactor, secret_api_key
 from ._trigger_and_wait import (
-    IfRunning,
     Polling,
     start_sync,
     sync_and_wait,
@@ -392,6 +403,7 @@ class BrazeCDIClient(_Client[httpx.Client]):
         if_running: IfRunning = "wait",
         timeout: float = 3600.0,
         poll_interval: float = 10.0,
+        on_event: OnEvent | None = None,
     ) -> SyncHandle:
         """Trigger a sync and return a handle to wait for it with, maybe in another process.
 
@@ -406,6 +418,8 @@ class BrazeCDIClient(_Client[httpx.Client]):
                 then trigger; ``"attach"`` to adopt it; ``"fail"`` to raise ``SyncAlreadyRunning``.
             timeout: Seconds that waiting for a running job (``"wait"``) may take.
             poll_interval: Seconds between polls while waiting for a running job.
+            on_event: Called with each ``braze_cdi.events.SyncEvent`` of the call, after the
+                ``braze_cdi`` logger has it. An exception it raises is logged, never raised.
 
         Returns:
             A ``SyncHandle`` (``triggered`` is False when a running job was adopted).
@@ -429,7 +443,8 @@ class BrazeCDIClient(_Client[httpx.Client]):
         return self._run(
             self._start_op(
                 integration_id, if_running=if_running, timeout=timeout, poll_interval=poll_interval
-            )
+            ),
+            on_event,
         )
 
     def wait_for_sync(
@@ -440,6 +455,7 @@ class BrazeCDIClient(_Client[httpx.Client]):
         timeout: float = 3600.0,
         fail_on_partial: bool = False,
         max_poll_interval: float | None = None,
+        on_event: OnEvent | None = None,
     ) -> SyncResult:
         """Wait for the job a ``start_sync`` handle points at to finish.
 
@@ -471,7 +487,8 @@ class BrazeCDIClient(_Client[httpx.Client]):
                 timeout=timeout,
                 fail_on_partial=fail_on_partial,
                 max_poll_interval=max_poll_interval,
-            )
+            ),
+            on_event,
         )
 
     def sync_and_wait(
@@ -483,6 +500,7 @@ class BrazeCDIClient(_Client[httpx.Client]):
         if_running: IfRunning = "wait",
         fail_on_partial: bool = False,
         max_poll_interval: float | None = None,
+        on_event: OnEvent | None = None,
     ) -> SyncResult:
         """``start_sync``, then ``wait_for_sync``, within one ``timeout``.
 
@@ -512,13 +530,14 @@ class BrazeCDIClient(_Client[httpx.Client]):
                 if_running=if_running,
                 fail_on_partial=fail_on_partial,
                 max_poll_interval=max_poll_interval,
-            )
+            ),
+            on_event,
         )
 
     # --- the driver -----------------------------------------------------------------------
 
-    def _run(self, op: Op[T]) -> T:
-        driver = self._drive(op)
+    def _run(self, op: Op[T], on_event: OnEvent | None = None) -> T:
+        driver = self._drive(op, Subscribers(on_event))
         while True:
             try:
                 next(driver)
@@ -527,9 +546,9 @@ class BrazeCDIClient(_Client[httpx.Client]):
                 return result
 
     def _iterate(self, op: Op[None]) -> Iterator[Any]:
-        yield from self._drive(op)
+        yield from self._drive(op, Subscribers(None))
 
-    def _drive(self, op: Op[T]) -> Iterator[Any]:
+    def _drive(self, op: Op[T], subscribers: Subscribers) -> Iterator[Any]:
         value: Any = None
         try:
             while True:
@@ -540,6 +559,8 @@ class BrazeCDIClient(_Client[httpx.Client]):
                 value = None
                 if isinstance(effect, Emit):
                     yield effect.item
+                elif isinstance(effect, Notify):
+                    subscribers.notify(effect.event)
                 elif isinstance(effect, Sleep):
                     self._clock.sleep(effect.seconds)
                 else:
@@ -694,6 +715,7 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
         if_running: IfRunning = "wait",
         timeout: float = 3600.0,
         poll_interval: float = 10.0,
+        on_event: OnEvent | None = None,
     ) -> SyncHandle:
         """See ``BrazeCDIClient.start_sync``; ``await`` it.
 
@@ -713,7 +735,8 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
         return await self._run(
             self._start_op(
                 integration_id, if_running=if_running, timeout=timeout, poll_interval=poll_interval
-            )
+            ),
+            on_event,
         )
 
     async def wait_for_sync(
@@ -724,6 +747,7 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
         timeout: float = 3600.0,
         fail_on_partial: bool = False,
         max_poll_interval: float | None = None,
+        on_event: OnEvent | None = None,
     ) -> SyncResult:
         """See ``BrazeCDIClient.wait_for_sync``; ``await`` it.
 
@@ -750,7 +774,8 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
                 timeout=timeout,
                 fail_on_partial=fail_on_partial,
                 max_poll_interval=max_poll_interval,
-            )
+            ),
+            on_event,
         )
 
     async def sync_and_wait(
@@ -762,6 +787,7 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
         if_running: IfRunning = "wait",
         fail_on_partial: bool = False,
         max_poll_interval: float | None = None,
+        on_event: OnEvent | None = None,
     ) -> SyncResult:
         """See ``BrazeCDIClient.sync_and_wait``; ``await`` it.
 
@@ -785,7 +811,8 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
                 if_running=if_running,
                 fail_on_partial=fail_on_partial,
                 max_poll_interval=max_poll_interval,
-            )
+            ),
+            on_event,
         )
 
     async def sync_many(
@@ -819,6 +846,7 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
             raise BrazeConfigError(
                 f"max_concurrency must be a positive integer, not {max_concurrency!r}."
             )
+        on_event = wait_options.pop("on_event", None)
         ops = [self._sync_and_wait_op(integration_id, **wait_options) for integration_id in ids]
         import asyncio  # noqa: PLC0415 (only async users pay for importing asyncio)
 
@@ -830,7 +858,7 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
         async def worker() -> None:
             for index, op in queue:
                 try:
-                    outcomes[index] = await self._run(op)
+                    outcomes[index] = await self._run(op, on_event)
                 except Exception as error:  # every outcome is reported, none cancels the rest
                     outcomes[index] = error
 
@@ -839,7 +867,8 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
 
     # --- the driver -----------------------------------------------------------------------
 
-    async def _run(self, op: Op[T]) -> T:
+    async def _run(self, op: Op[T], on_event: OnEvent | None = None) -> T:
+        subscribers = Subscribers(on_event)
         value: Any = None
         try:
             while True:
@@ -848,11 +877,12 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
                 except StopIteration as done:
                     result: T = done.value
                     return result
-                value = await self._perform(effect)
+                value = await self._perform(effect, subscribers)
         finally:
             op.close()
 
     async def _iterate(self, op: Op[None]) -> AsyncIterator[Any]:
+        subscribers = Subscribers(None)
         value: Any = None
         try:
             while True:
@@ -864,13 +894,16 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
                     yield effect.item
                     value = None
                 else:
-                    value = await self._perform(effect)
+                    value = await self._perform(effect, subscribers)
         finally:
             op.close()
 
-    async def _perform(self, effect: Send | Sleep | Emit) -> Any:
+    async def _perform(self, effect: Effect, subscribers: Subscribers) -> Any:
         if isinstance(effect, Sleep):
             await self._clock.asleep(effect.seconds)
+            return None
+        if isinstance(effect, Notify):
+            await subscribers.anotify(effect.event)
             return None
         if isinstance(effect, Emit):  # pragma: no cover - only listings emit
             raise TypeError("unexpected item")

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime, timedelta, timezone
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-__all__ = ["Integration", "JobStatus", "SyncHandle", "SyncJob", "SyncResult"]
+__all__ = ["IfRunning", "Integration", "JobStatus", "SyncHandle", "SyncJob", "SyncResult"]
+
+IfRunning = Literal["wait", "attach", "fail"]
+"""What a sync does when a job of its integration is already running: ``"wait"`` for it to
+end, then trigger; ``"attach"``: adopt it as the sync's job; ``"fail"``: raise
+``SyncAlreadyRunning``."""
 
 
 def _as_utc(value: datetime | None) -> datetime | None:
@@ -232,6 +237,19 @@ class SyncResult(BaseModel):
             "waited_seconds": round(self.waited_seconds, 3),
             "status_calls": self.status_calls,
         }
+
+
+def rows_text(job: SyncJob) -> str:
+    """``1,200 rows synced, 0 failed``, as messages and logs say it."""
+    synced = "?" if job.rows_synced is None else f"{job.rows_synced:,}"
+    failed = "?" if job.rows_failed_with_errors is None else f"{job.rows_failed_with_errors:,}"
+    return f"{synced} rows synced, {failed} failed"
+
+
+def start_text(job: SyncJob) -> str:
+    """When the job started, to the second, as messages and logs say it."""
+    start = job.sync_start_time
+    return "at an unknown time" if start is None else start.isoformat(timespec="seconds")
 
 
 def _iso(value: datetime | None) -> str | None:

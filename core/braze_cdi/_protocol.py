@@ -1,9 +1,9 @@
 """The CDI protocol without I/O: what to send, and what Braze's answers mean.
 
 Operations are generators. They yield effects (`Send` a call, `Sleep`, `Emit` an item of a
-listing), receive the outcome of each (an ``httpx.Response`` or the ``httpx.TransportError``
-raised instead) and return their result. The sync and async clients only carry effects out, so
-every decision is written once, here and in the modules that build on it.
+listing, `Notify` the subscribers of an event), receive the outcome of each `Send` (the answer,
+or how the exchange failed) and return their result. The sync and async clients only carry
+effects out, so every decision is written once, here and in the modules that build on it.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from ._errors import (
 )
 from ._exchange import ClientClosed, NoAnswer, ResponseTooLarge
 from ._rate_limit import EndpointKind
+from .events import SyncEvent
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -105,7 +106,14 @@ class Emit:
     item: Any
 
 
-Effect = Send | Sleep | Emit
+@dataclass(frozen=True)
+class Notify:
+    """Hand ``event`` to the call's subscribers (logging first); nothing comes back."""
+
+    event: SyncEvent
+
+
+Effect = Send | Sleep | Emit | Notify
 # What a driver hands back for a `Send`: the answer, its body read whole within the bounds of
 # `_exchange`, or how the exchange failed (never raised: an outcome like another). Tests of the
 # operations may hand back the exception itself.

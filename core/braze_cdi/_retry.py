@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from ._errors import BrazeCDIError, BrazeRateLimited
 from ._exchange import NoAnswer
 from ._protocol import (
     Call,
+    Notify,
     Op,
     Outcome,
     Redact,
@@ -30,10 +30,10 @@ from ._protocol import (
     transport_error,
 )
 from ._rate_limit import Budget, EndpointKind
+from .events import Retrying, WaitingForBudget
 
 __all__ = ["Context", "RetryPolicy", "send"]
 
-logger = logging.getLogger("braze_cdi")
 T = TypeVar("T")
 
 
@@ -120,12 +120,8 @@ def send(
             delay = _pause(policy, attempt, error, budget)
             if clock.monotonic() + delay > give_up_at:
                 raise
-            logger.info(
-                "%s; attempt %d of %d in %.1fs.",
-                error.message.rstrip("."),
-                attempt + 1,
-                policy.max_attempts,
-                delay,
+            yield Notify(
+                Retrying(call.integration_id, error.message, attempt, policy.max_attempts, delay)
             )
         yield Sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover
@@ -143,13 +139,17 @@ def _send_within_budget(
     while (reservation := budget.reserve(now := ctx.clock.monotonic())) is None:
         if now >= give_up_at:
             raise _over_budget(call, budget, retry_after=budget.limit.period)
-        yield Sleep(min(budget.limit.period / budget.limit.calls, give_up_at - now))
+        delay = min(budget.limit.period / budget.limit.calls, give_up_at - now)
+        yield Notify(WaitingForBudget(call.integration_id, call.kind, delay))
+        yield Sleep(delay)
     if reservation.start > give_up_at:
         reservation.cancel()
         raise _over_budget(call, budget, retry_after=reservation.start - now)
     try:
         if reservation.start > now:
-            yield Sleep(reservation.start - now)
+            delay = reservation.start - now
+            yield Notify(WaitingForBudget(call.integration_id, call.kind, delay))
+            yield Sleep(delay)
         outcome = yield Send(call, give_up_at)
         ctx.sent[call.kind] += 1
     finally:

@@ -7,21 +7,34 @@ sync's job is then the oldest job that started after it. It may take a few polls
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import count
-from typing import Literal
 
 from ._errors import BrazeCDIError, SyncAlreadyRunning, SyncFailed, SyncTimeout
 from ._listing import BEGINNING, scan_jobs
-from ._models import JobStatus, SyncHandle, SyncJob, SyncResult
-from ._protocol import Op, Sleep, may_have_reached_braze, trigger_call
+from ._models import (
+    IfRunning,
+    JobStatus,
+    SyncHandle,
+    SyncJob,
+    SyncResult,
+    rows_text,
+    start_text,
+)
+from ._protocol import Notify, Op, Sleep, may_have_reached_braze, trigger_call
 from ._retry import Context, send
+from .events import (
+    AlreadyRunning,
+    JobFinished,
+    JobNotListedYet,
+    JobPolled,
+    JobStatusChanged,
+    PollFailed,
+    Triggered,
+    TriggerOutcomeUnknown,
+)
 
-logger = logging.getLogger("braze_cdi")
-
-IfRunning = Literal["wait", "attach", "fail"]
 _FAILED = (JobStatus.ERROR, JobStatus.CONFIG_ERROR)
 # How far apart Braze's API servers and job runners may tell the time.
 _CLOCK_TOLERANCE = timedelta(seconds=5)
@@ -93,27 +106,17 @@ def start_sync(
         newest = scan.newest[0] if scan.newest else None
         if newest is not None and not newest.finished:
             previous = scan.newest[1] if len(scan.newest) > 1 else None
+            yield Notify(AlreadyRunning(integration_id, newest, if_running))
             if if_running == "fail":
                 raise SyncAlreadyRunning(
                     f"Integration {integration_id} is already syncing (job started "
-                    f"{_when(newest)}, status {newest.job_status}).",
+                    f"{start_text(newest)}, status {newest.job_status}).",
                     hint="Use if_running='wait' or 'attach' to not fail here.",
                 )
             if if_running == "attach":
-                logger.info(
-                    "Integration %s is already syncing (job started %s); attaching to it.",
-                    integration_id,
-                    _when(newest),
-                )
                 return SyncHandle(
                     integration_id=integration_id, previous_job=previous, triggered=False
                 )
-            logger.info(
-                "Integration %s is already syncing (job started %s); waiting for it to end "
-                "before triggering.",
-                integration_id,
-                _when(newest),
-            )
             yield from _follow(
                 ctx,
                 SyncHandle(integration_id=integration_id, previous_job=previous, triggered=False),
@@ -133,15 +136,11 @@ def start_sync(
         if running is None:
             return handle
         # A job Braze did not list yet is running (a scheduled run, or another caller's).
+        yield Notify(AlreadyRunning(integration_id, None, if_running))
         if if_running == "fail":
             raise running
         if if_running == "attach":
-            logger.info("Integration %s is already syncing; attaching to it.", integration_id)
             return SyncHandle(integration_id=integration_id, previous_job=newest, triggered=False)
-        logger.info(
-            "Integration %s is already syncing; waiting for it to end before triggering.",
-            integration_id,
-        )
         running_job = SyncHandle(
             integration_id=integration_id, previous_job=newest, triggered=False
         )
@@ -189,11 +188,7 @@ def _trigger(ctx: Context, handle: SyncHandle, *, deadline: float) -> Op[SyncAlr
         except SyncAlreadyRunning as running:
             if unknown is None or running_before is not None:
                 return running
-            logger.info(
-                "Integration %s: the resent trigger found a job in progress, so the first one "
-                "started it.",
-                integration_id,
-            )
+            yield Notify(Triggered(integration_id, confirmed_by="resend"))
             return None
         except BrazeCDIError as error:
             if not may_have_reached_braze(error):
@@ -205,12 +200,7 @@ def _trigger(ctx: Context, handle: SyncHandle, *, deadline: float) -> Op[SyncAlr
             delay = ctx.retry.backoff(attempt)
             if attempt >= ctx.retry.max_attempts or ctx.clock.monotonic() + delay >= deadline:
                 raise _unresolved(error) from None
-            logger.warning(
-                "Integration %s: the trigger's outcome is unknown (%s); checking the job list "
-                "before sending it again.",
-                integration_id,
-                error.message,
-            )
+            yield Notify(TriggerOutcomeUnknown(integration_id, error))
             yield Sleep(delay)
             try:
                 scan = yield from scan_jobs(
@@ -223,13 +213,11 @@ def _trigger(ctx: Context, handle: SyncHandle, *, deadline: float) -> Op[SyncAlr
                 raise _unresolved(error) from None
             ours = _newer(scan.since, handle)
             if ours:
-                logger.info(
-                    "Integration %s: a new job appeared, so the trigger worked.", integration_id
-                )
+                yield Notify(Triggered(integration_id, confirmed_by="job_list"))
                 return None
             running_before = next((job for job in scan.since if not job.finished), None)
         else:
-            logger.info("Triggered a sync of integration %s.", integration_id)
+            yield Notify(Triggered(integration_id))
             return None
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -264,7 +252,7 @@ def _wait(
         }.get(JobStatus(job.job_status), "Braze's dashboard shows the sync's log.")
         raise SyncFailed(
             f"The sync of integration {handle.integration_id} ended {job.job_status}: "
-            f"{_rows(job)}. {hint}",
+            f"{rows_text(job)}. {hint}",
             integration_id=handle.integration_id,
             job=job,
         )
@@ -292,22 +280,23 @@ def _follow(
             if not error.retryable:
                 raise
             problem = error
-            logger.warning(
-                "Integration %s: could not read its jobs (%s); trying again at the next poll.",
-                integration_id,
-                error.message,
-            )
+            yield Notify(PollFailed(integration_id, error))
         else:
             problem = None
             newer = _newer(scan.since, where)
             if newer:
                 current = min(newer, key=_start)
-                _log_change(integration_id, job, current)
+                if job is not None and job.job_status == current.job_status:
+                    yield Notify(JobPolled(integration_id, current))
+                else:
+                    before = None if job is None else job.job_status
+                    yield Notify(JobStatusChanged(integration_id, current, before))
                 job = current
                 if job.finished:
+                    yield Notify(JobFinished(integration_id, job))
                     return job
             else:
-                logger.debug("Integration %s: its new job is not listed yet.", integration_id)
+                yield Notify(JobNotListedYet(integration_id))
         now = ctx.clock.monotonic()
         if now >= deadline:
             raise _timeout(integration_id, job, problem, where if resumable else None)
@@ -325,7 +314,7 @@ def _timeout(
     if job is None:
         state = "no new job appeared in Braze's job list"
     else:
-        state = f"the job started {_when(job)} was still {job.job_status}"
+        state = f"the job started {start_text(job)} was still {job.job_status}"
     if problem is not None:
         state += f"; the last poll failed: {problem.message.rstrip('.')}"
     return SyncTimeout(
@@ -335,50 +324,6 @@ def _timeout(
         job=job,
         handle=handle,
     )
-
-
-def _log_change(integration_id: str, before: SyncJob | None, now: SyncJob) -> None:
-    if before is not None and before.job_status == now.job_status:
-        logger.debug(
-            "Integration %s: job started %s is %s.",
-            integration_id,
-            _when(now),
-            now.job_status,
-        )
-    elif now.finished:
-        logger.info(
-            "Integration %s: job started %s ended %s: %s.",
-            integration_id,
-            _when(now),
-            now.job_status,
-            _rows(now),
-        )
-    elif isinstance(now.job_status, JobStatus):
-        logger.info(
-            "Integration %s: job started %s is %s.",
-            integration_id,
-            _when(now),
-            now.job_status,
-        )
-    else:
-        logger.warning(
-            "Integration %s: job started %s has a status Braze does not document (%r); it is not "
-            "taken as finished.",
-            integration_id,
-            _when(now),
-            now.job_status,
-        )
-
-
-def _rows(job: SyncJob) -> str:
-    synced = "?" if job.rows_synced is None else f"{job.rows_synced:,}"
-    failed = "?" if job.rows_failed_with_errors is None else f"{job.rows_failed_with_errors:,}"
-    return f"{synced} rows synced, {failed} failed"
-
-
-def _when(job: SyncJob) -> str:
-    start = job.sync_start_time
-    return "at an unknown time" if start is None else start.isoformat(timespec="seconds")
 
 
 def _after(job: SyncJob | None) -> datetime | None:

@@ -2,8 +2,9 @@
 
 An operation of ``braze_cdi._trigger_and_wait`` or ``braze_cdi._listing`` is a generator of
 effects. ``drive`` answers each ``Send`` with whatever ``answer`` returns (an ``httpx.Response``
-or an ``httpx.TransportError``), carries out each ``Sleep`` on a ``FakeClock`` and records what
-happened, so that a test can check the whole conversation afterwards.
+or an ``httpx.TransportError``), carries out each ``Sleep`` on a ``FakeClock``, keeps the event
+of each ``Notify`` and records what happened, so that a test can check the whole conversation
+afterwards.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from typing import Any, TypeVar
 import httpx
 
 from braze_cdi import RateLimits, RetryPolicy
-from braze_cdi._protocol import Call, Emit, Op, Outcome, Send, Sleep
+from braze_cdi._protocol import Call, Emit, Notify, Op, Outcome, Send, Sleep
 from braze_cdi._rate_limit import Budget, EndpointKind
 from braze_cdi._retry import Context
+from braze_cdi.events import SyncEvent
 from braze_cdi.testing import FakeBraze, FakeClock
 
 T = TypeVar("T")
@@ -55,6 +57,7 @@ class Trace:
     exchanges: list[Exchange] = field(default_factory=list)
     pauses: list[Pause] = field(default_factory=list)
     items: list[Any] = field(default_factory=list)
+    events: list[SyncEvent] = field(default_factory=list)
 
     def sent(self, kind: EndpointKind) -> list[Exchange]:
         return [exchange for exchange in self.exchanges if exchange.call.kind == kind]
@@ -96,6 +99,8 @@ def drive(op: Op[T], answer: Answer, clock: FakeClock, trace: Trace) -> T:
                 clock.advance(effect.seconds)
             elif isinstance(effect, Emit):
                 trace.items.append(effect.item)
+            elif isinstance(effect, Notify):
+                trace.events.append(effect.event)
             else:  # pragma: no cover - the protocol has three effects
                 raise TypeError(f"unknown effect {effect!r}")
     finally:
