@@ -1,0 +1,60 @@
+"""A server that echoes the API key, and the search for any piece of the key in what a run
+stored: shared by the Prefect and Dagster tests of hostile answers."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from typing import Any
+
+import httpx
+
+from braze_cdi.testing import FakeBraze
+
+REDACTED = "**********"
+#: The shortest piece of the key that counts as a leak.
+PIECE = 8
+KEY_PREFIX = "sk-live-"
+_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def new_key() -> str:
+    """A live-looking key. Its random part is not hex, so that no piece of it turns up by chance
+    among the UUIDs a run stores."""
+    return KEY_PREFIX + "".join(secrets.choice(_ALPHABET) for _ in range(32))
+
+
+class EchoingBraze(FakeBraze):
+    """A FakeBraze whose status lines can carry a reason phrase of the test's choosing."""
+
+    reason_phrase: str | None = None
+
+    def reply(self, request: httpx.Request) -> Any:
+        reply = super().reply(request)
+        if self.reason_phrase is not None and reply.response is not None:
+            reply.response.extensions["reason_phrase"] = self.reason_phrase.encode("ascii")
+        return reply
+
+
+def pieces_of(text: str) -> set[str]:
+    """Every ``PIECE``-long piece of ``text``, lower-cased."""
+    lowered = text.lower()
+    return {lowered[start : start + PIECE] for start in range(len(lowered) - PIECE + 1)}
+
+
+def key_sightings(key: str, stored: dict[str, str], *, shared: tuple[str, ...] = ()) -> list[str]:
+    """Where the key, or any piece of it ``PIECE`` characters long, appears in any case.
+
+    In the places named by a prefix in ``shared`` (storage every test of the session writes to,
+    whose keys all begin alike), only the pieces of this key's own random part are looked for.
+    """
+    every_piece, own_pieces = pieces_of(key), pieces_of(key.removeprefix(KEY_PREFIX))
+    sightings = []
+    for where, text in stored.items():
+        haystack = text.lower()
+        for piece in own_pieces if where.startswith(shared) else every_piece:
+            at = haystack.find(piece)
+            if at >= 0:
+                sightings.append(f"{where}: ...{text[max(0, at - 100) : at + 100]}...")
+                break
+    return sightings
