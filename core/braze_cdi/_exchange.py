@@ -38,7 +38,7 @@ ACCEPT_ENCODING = "gzip, deflate"
 
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 # The headers that describe the body on the wire, not the decoded body handed on.
-_WIRE_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
+_WIRE_HEADERS = (b"content-encoding", b"content-length", b"transfer-encoding")
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,8 @@ class BodyReader:
         """The answer with its decoded body, and none of the wire's own headers."""
         if self._decoder is not None and not self._decoder.eof and not self.full:
             raise httpx.DecodingError("the answer's compressed body is cut short")
-        headers = [(k, v) for k, v in response.headers.multi_items() if k not in _WIRE_HEADERS]
+        # The raw bytes: a value that is not ASCII is kept as it came, not re-encoded.
+        headers = [(k, v) for k, v in response.headers.raw if k.lower() not in _WIRE_HEADERS]
         return httpx.Response(
             response.status_code,
             headers=headers,

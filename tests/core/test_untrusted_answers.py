@@ -407,3 +407,14 @@ def test_a_link_header_that_names_no_usable_next_page_is_typed(
         api.items("list_integrations")
 
     assert link not in str(raised.value)
+
+
+def test_header_values_that_are_not_ascii_are_read_as_absent(api: Api, fake: FakeBraze) -> None:
+    users = fake.add_integration(name="users", duration=0.0)
+    odd = {"X-RateLimit-Remaining": "\u0661", "Retry-After": "\u0663", "X-Echo": "caf\u00e9"}
+    fake.inject("trigger", status=429, body={"message": "API rate limit exceeded"}, headers=odd)
+
+    api.call("trigger_sync", users.integration_id)  # waited the backoff, then triggered
+
+    assert users.triggered_jobs == 1
+    assert fake.count("trigger") == 2

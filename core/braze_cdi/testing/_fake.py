@@ -602,7 +602,7 @@ class FakeBraze(httpx.BaseTransport, httpx.AsyncBaseTransport):
                 elif fault.replaces:
                     response = _fault_response(fault, self._date(now))
                 elif response is not None:
-                    response.headers.update(fault.headers)
+                    response.headers.update(_wire(fault.headers))
             self.requests.append(
                 RecordedRequest(
                     request.method,
@@ -765,25 +765,31 @@ def _fault_response(fault: Fault, date: str) -> httpx.Response:
     if fault.raw:
         assert not isinstance(body, dict | list)
         content = body.encode() if isinstance(body, str) else body or b""
-        return httpx.Response(status, headers=fault.headers, stream=httpx.ByteStream(content))
+        return httpx.Response(
+            status, headers=_wire(fault.headers), stream=httpx.ByteStream(content)
+        )
     if body is None:
         body = {"message": httpx.codes.get_reason_phrase(status)}
     if isinstance(body, dict | list):
         return _json(status, body, date, fault.headers)
     content = body.encode() if isinstance(body, str) else body
-    headers = {"Date": date, "Content-Type": "text/html", **fault.headers}
+    headers = _wire({"Date": date, "Content-Type": "text/html", **fault.headers})
     return httpx.Response(status, content=content, headers=headers)
 
 
 def _json(
     status: int, body: Any, date: str, headers: dict[str, str] | None = None
 ) -> httpx.Response:
-    all_headers = {
-        "Content-Type": "application/json",
-        **({"Date": date} if date else {}),
-        **(headers or {}),
-    }
+    all_headers = _wire(
+        {"Content-Type": "application/json", **({"Date": date} if date else {}), **(headers or {})}
+    )
     return httpx.Response(status, content=json.dumps(body).encode(), headers=all_headers)
+
+
+def _wire(headers: dict[str, str]) -> dict[bytes, bytes]:
+    """Headers as they go on the wire: a value that is not ASCII goes out as UTF-8, as a
+    misbehaving server would send it (httpx builds ASCII values only)."""
+    return {name.encode(): value.encode() for name, value in headers.items()}
 
 
 def _iso(epoch: float) -> str:
