@@ -52,7 +52,8 @@ class NoAnswer:
 
     @classmethod
     def of(cls, error: BaseException, redact: Callable[[str], str]) -> NoAnswer:
-        return cls(type(error), redact(str(error)[:4096]))
+        # Redacted whole, then cut: a cut through the key would leave part of it.
+        return cls(type(error), redact(str(error))[:4096])
 
 
 class ResponseTooLarge(Exception):
@@ -98,6 +99,8 @@ class BodyReader:
                 chunk = self._decoder.decompress(chunk, MAX_BODY_BYTES - self._size + 1)
             except zlib.error as exc:
                 raise httpx.DecodingError(f"the compressed body is corrupt: {exc}") from None
+            if self._decoder.unused_data:  # zlib would keep, and copy, all that follows
+                raise httpx.DecodingError("the answer goes on after its compressed body")
         self.decoded(chunk)
 
     def decoded(self, chunk: bytes) -> None:
