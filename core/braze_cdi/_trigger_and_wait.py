@@ -95,6 +95,7 @@ def start_sync(
     ctx: Context, integration_id: str, *, if_running: IfRunning, deadline: float, polling: Polling
 ) -> Op[SyncHandle]:
     """Trigger a sync (or adopt the running one) and return where to find its job."""
+    ended: SyncJob | None = None  # the running job last waited for, once it was seen to end
     while True:
         try:
             scan = yield from scan_jobs(ctx, integration_id, since=None, deadline=deadline)
@@ -117,7 +118,15 @@ def start_sync(
                 return SyncHandle(
                     integration_id=integration_id, previous_job=previous, triggered=False
                 )
-            yield from _follow(
+            if ended is not None and _start(newest) == _start(ended):
+                # The list shows running a job it showed ended (replicas that disagree): look
+                # again after a poll, within the deadline, rather than at once.
+                now = ctx.clock.monotonic()
+                if now >= deadline:
+                    raise _not_started(integration_id, None)
+                yield Sleep(min(polling.interval, deadline - now))
+                continue
+            ended = yield from _follow(
                 ctx,
                 SyncHandle(integration_id=integration_id, previous_job=previous, triggered=False),
                 deadline=deadline,
