@@ -13,16 +13,19 @@ table with::
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import re
 import sys
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from braze_cdi import (
@@ -266,6 +269,147 @@ def _named_the_proxys_page(scene: Scene, operation: str, outcome: Any) -> None:
         assert "502 Bad Gateway" in outcome.message
 
 
+# --- answers no server should send: the untrusted-answer rows --------------------------------
+
+TRICKLE = 0.1  # real seconds between two bytes of a trickled body: well inside each read's
+# timeout, so only the bound on the whole exchange (SHORT_HTTP_TIMEOUT) can end it
+CORRUPT_GZIP = b"\x1f\x8b\x08\x00 this is not gzip"
+BOMB_INFLATED = 64 * 2**20  # bytes a compression bomb inflates to
+DEEP = 100  # levels of nesting in a deeply nested body (the core reads at most 32)
+FAR_FUTURE = "Fri, 31 Dec 9999 23:59:59 GMT"  # a real date, past what the core accepts
+
+
+@functools.cache
+def _bomb() -> bytes:
+    """Valid JSON (an empty results list padded with spaces) inflating to ``BOMB_INFLATED``
+    bytes, gzipped to about a thousandth of that; built once, never held inflated."""
+    squeeze = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    spaces = b" " * 2**20
+    parts = [squeeze.compress(b'{"results": [')]
+    parts += [squeeze.compress(spaces) for _ in range(BOMB_INFLATED // len(spaces))]
+    parts += [squeeze.compress(b"]}"), squeeze.flush()]
+    return b"".join(parts)
+
+
+def _raw_2xx(body: Callable[[], bytes], **headers: str) -> Arrange:
+    """A 200 that goes out exactly as given: a trigger's job did start."""
+
+    def arrange(scene: Scene, kinds: tuple[EndpointKind, ...]) -> None:
+        for kind in kinds:
+            scene.inject(
+                (kind,),
+                status=200,
+                body=body(),
+                headers={"Content-Type": "application/json", **headers},
+                raw=True,
+                takes_effect=kind == "trigger",
+            )
+
+    return arrange
+
+
+def _deep_json() -> bytes:
+    nested = "[" * DEEP + "]" * DEEP
+    return f'{{"results": [{{"integration_id": "x", "nested": {nested}}}]}}'.encode()
+
+
+def _arabic_indic(number: int) -> str:
+    """``number`` in Arabic-Indic digits (``int()`` reads them); FakeBraze sends them as UTF-8."""
+    return "".join(chr(0x0660 + int(digit)) for digit in str(number))
+
+
+def _odd_numbers(scene: Scene, kinds: tuple[EndpointKind, ...]) -> None:
+    # Each would mislead a lax parser: a pause of nan seconds, an endless reset.
+    scene.inject(
+        kinds,
+        status=429,
+        body={"message": "API rate limit exceeded"},
+        headers={
+            "Retry-After": "nan",
+            "X-RateLimit-Limit": "inf",
+            "X-RateLimit-Remaining": "-0",
+            "X-RateLimit-Reset": "1e999",
+        },
+    )
+
+
+def _foreign_digits(scene: Scene, kinds: tuple[EndpointKind, ...]) -> None:
+    # Read with int(), "1 call left" would pass this 429 for "Another job is in progress", and
+    # the reset would be 17 s away. Only ASCII digits are numbers: the pause is the backoff.
+    braze_now = scene.clock.time()
+    scene.inject(
+        kinds,
+        status=429,
+        body={"message": "API rate limit exceeded"},
+        headers={
+            "Date": formatdate(braze_now, usegmt=True),
+            "X-RateLimit-Limit": _arabic_indic(50),
+            "X-RateLimit-Remaining": _arabic_indic(1),
+            "X-RateLimit-Reset": _arabic_indic(int(braze_now) + RESET_IN),
+        },
+    )
+
+
+def _waited_the_backoff(scene: Scene, operation: str, outcome: Any) -> None:
+    assert RETRY.backoff(1) in scene.clock.sleeps, scene.clock.sleeps
+    assert all(0.0 <= pause <= MAX_POLL for pause in scene.clock.sleeps), scene.clock.sleeps
+
+
+def _first_page(scene: Scene, kind: EndpointKind) -> dict[str, Any]:
+    """The first page Braze would list now, as FakeBraze renders it."""
+    fake, now = scene.fake, scene.clock.time()
+    if kind == "list":
+        items = [i.to_json(now, fake.clock_skew) for i in fake.integrations.values()]
+    else:
+        jobs = [j for j in scene.target.jobs if now >= j.listed_from and not j.hidden]
+        jobs.sort(key=lambda job: job.start, reverse=True)
+        items = [job.to_json(now, fake.clock_skew) for job in jobs]
+    return {"results": items[: fake.page_size], "message": "success"}
+
+
+def _fresh_cursor_same_page(scene: Scene, kinds: tuple[EndpointKind, ...]) -> None:
+    """Every answer of a list hands out a cursor never seen before, and the same first page."""
+    served = itertools.count(1)
+    paths: dict[str, EndpointKind] = {
+        "/cdi/integrations": "list",
+        f"/cdi/integrations/{scene.target.integration_id}/job_sync_status": "status",
+    }
+
+    def link(path: str) -> str:
+        return f'<{path}?cursor=fresh-{next(served)}>; rel="next"'
+
+    if "trigger" in kinds:
+        scene.inject(("trigger",), headers={"Link": link("/cdi/integrations")})
+
+    def step(request: httpx.Request) -> None:
+        kind = paths.get(request.url.path)
+        if kind in kinds:
+            scene.inject(
+                (kind,),
+                status=200,
+                body=_first_page(scene, kind),
+                headers={"Link": link(request.url.path)},
+            )
+
+    scene.fake.script.append(step)
+
+
+def _stopped_at_the_second_copy(scene: Scene, operation: str, outcome: Any) -> None:
+    if operation in ("list_integrations", "list_sync_jobs"):
+        assert "same next page" in outcome.message, outcome.message
+        assert scene.fake.count(OPERATIONS[operation][0]) == 2
+
+
+def _said(reason: str) -> Check:
+    """The bare trigger's error names what made the answer unreadable."""
+
+    def check(scene: Scene, operation: str, outcome: Any) -> None:
+        if operation == "trigger_sync":
+            assert reason in outcome.message, outcome.message
+
+    return check
+
+
 HTML_502 = (
     "<html><head><title>502 Bad Gateway</title></head>"
     "<body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>"
@@ -436,6 +580,124 @@ FAULTS: list[Fault] = [
         },
         http_timeout=SHORT_HTTP_TIMEOUT,
         checks=(_not_resent,),
+    ),
+    Fault(
+        "200 whose gzip body is corrupt; the trigger's job did start",
+        _raw_2xx(lambda: CORRUPT_GZIP, **{"Content-Encoding": "gzip"}),
+        {
+            "trigger_sync": refused(
+                BrazeTransportError,
+                f"{FINAL}: a 2xx that cannot be read is an unknown outcome",
+                jobs=1,
+            ),
+            "list_integrations": listed(RETRIED),
+            "list_sync_jobs": listed(RETRIED),
+            "sync_and_wait": Expect(note="its job found in the list; not resent"),
+            "sync_many": Expect(note="its job found in the list; not resent"),
+        },
+        checks=(_said("DecodingError"), _resent_after_checking(0)),
+    ),
+    Fault(
+        f"body trickled a byte every {TRICKLE:g} s, past the {SHORT_HTTP_TIMEOUT:g} s an "
+        "exchange may take; the trigger's job did start",
+        _each(trickle=TRICKLE),
+        {
+            "trigger_sync": refused(BrazeTransportError, FINAL, jobs=1),
+            "list_integrations": listed(f"cut at {SHORT_HTTP_TIMEOUT:g} s; retried"),
+            "list_sync_jobs": listed(f"cut at {SHORT_HTTP_TIMEOUT:g} s; retried"),
+            "sync_and_wait": Expect(note="its job found in the list; not resent"),
+            "sync_many": Expect(note="its job found in the list; not resent"),
+        },
+        http_timeout=SHORT_HTTP_TIMEOUT,
+        checks=(_said("ReadTimeout"), _resent_after_checking(0)),
+    ),
+    Fault(
+        "endless body; the trigger's job did start",
+        _each(endless=True),
+        {
+            "trigger_sync": refused(BrazeTransportError, f"{FINAL}; read up to 1 MiB", jobs=1),
+            "list_integrations": listed("read up to 1 MiB; retried"),
+            "list_sync_jobs": listed("read up to 1 MiB; retried"),
+            "sync_and_wait": Expect(note="its job found in the list; not resent"),
+            "sync_many": Expect(note="its job found in the list; not resent"),
+        },
+        checks=(_said("ResponseTooLarge"), _resent_after_checking(0)),
+    ),
+    Fault(
+        f"200 with a gzip bomb ({BOMB_INFLATED // 2**20} MiB inflated, over the 1 MiB cap); "
+        "the trigger's job did start",
+        _raw_2xx(_bomb, **{"Content-Encoding": "gzip"}),
+        {
+            "trigger_sync": refused(BrazeTransportError, f"{FINAL}; inflated up to 1 MiB", jobs=1),
+            "list_integrations": listed("inflated up to 1 MiB; retried"),
+            "list_sync_jobs": listed("inflated up to 1 MiB; retried"),
+            "sync_and_wait": Expect(note="its job found in the list; not resent"),
+            "sync_many": Expect(note="its job found in the list; not resent"),
+        },
+        checks=(_said("ResponseTooLarge"), _resent_after_checking(0)),
+    ),
+    Fault(
+        f"200 with JSON nested {DEEP} deep (the cap is 32)",
+        _raw_2xx(_deep_json),
+        {
+            "trigger_sync": Expect(note="a 2xx is enough"),
+            "list_integrations": listed(RETRIED),
+            "list_sync_jobs": listed(RETRIED),
+            "sync_and_wait": Expect(),
+            "sync_many": Expect(),
+        },
+    ),
+    Fault(
+        "429 with Retry-After nan, X-RateLimit-Reset 1e999, X-RateLimit-Remaining -0",
+        _odd_numbers,
+        {
+            "trigger_sync": Expect(note="headers ignored; waited the backoff"),
+            "list_integrations": listed("headers ignored; waited the backoff"),
+            "list_sync_jobs": listed("headers ignored; waited the backoff"),
+            "sync_and_wait": Expect(note="headers ignored; waited the backoff"),
+            "sync_many": Expect(note="headers ignored; waited the backoff"),
+        },
+        checks=(_waited_the_backoff,),
+    ),
+    Fault(
+        "429 with X-RateLimit-* in Arabic-Indic digits (UTF-8 on the wire)",
+        _foreign_digits,
+        {
+            "trigger_sync": Expect(note="headers ignored; waited the backoff"),
+            "list_integrations": listed("headers ignored; waited the backoff"),
+            "list_sync_jobs": listed("headers ignored; waited the backoff"),
+            "sync_and_wait": Expect(note="headers ignored; waited the backoff"),
+            "sync_many": Expect(note="headers ignored; waited the backoff"),
+        },
+        checks=(_waited_the_backoff,),
+    ),
+    Fault(
+        f"Date header out of range ({FAR_FUTURE})",
+        _each(headers={"Date": FAR_FUTURE}),
+        {
+            "trigger_sync": Expect(note="ignored"),
+            "list_integrations": listed("ignored"),
+            "list_sync_jobs": listed("ignored"),
+            "sync_and_wait": Expect(note="ignored; its job found"),
+            "sync_many": Expect(note="ignored; its job found"),
+        },
+        checks=(_not_resent,),
+    ),
+    Fault(
+        "Link header with a fresh cursor and the same page each time",
+        _fresh_cursor_same_page,
+        {
+            "trigger_sync": Expect(note="header ignored"),
+            "list_integrations": refused(
+                BrazeAPIError, "stopped at the page's second copy", jobs=None
+            ),
+            "list_sync_jobs": refused(
+                BrazeAPIError, "stopped at the page's second copy", jobs=None
+            ),
+            "sync_and_wait": Expect(note="newest first: one page was enough"),
+            "sync_many": Expect(note="newest first: one page was enough"),
+        },
+        checks=(_stopped_at_the_second_copy,),
     ),
 ]
 
