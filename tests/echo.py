@@ -1,5 +1,6 @@
-"""A server that echoes the API key, and the search for any piece of the key in what a run
-stored: shared by the Prefect and Dagster tests of hostile answers."""
+"""Hostile answers shared by the Prefect and Dagster tests: a trigger whose answer cannot be
+read, a server that echoes the API key, and the search for any piece of the key in what a run
+stored."""
 
 from __future__ import annotations
 
@@ -16,6 +17,23 @@ REDACTED = "**********"
 PIECE = 8
 KEY_PREFIX = "sk-live-"
 _ALPHABET = string.ascii_lowercase + string.digits
+
+
+#: A 202 to the trigger whose gzip body is corrupt; Braze started the job before its answer was
+#: garbled (for ``FakeBraze.inject("trigger", **UNDECODABLE_202)``).
+UNDECODABLE_202 = {
+    "status": 202,
+    "body": b"\x1f\x8b\x08\x00 not gzip",
+    "headers": {"Content-Encoding": "gzip"},
+    "raw": True,
+    "takes_effect": True,
+}
+
+
+def fail_the_job_list_after_the_first_read(fake: FakeBraze) -> None:
+    """The trigger's outcome then stays unknown: the look after it fails, to the end."""
+    fake.inject("status", headers={"X-Served-By": "braze"})  # Braze's own answer
+    fake.inject("status", status=503, times=50)
 
 
 def new_key() -> str:

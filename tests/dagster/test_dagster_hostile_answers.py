@@ -18,7 +18,15 @@ import pytest
 
 from braze_cdi.testing import FakeBraze, FakeIntegration
 from dagster_braze_cdi import BrazeCDIResource, build_braze_cdi_sync_asset
-from tests.echo import PIECE, REDACTED, EchoingBraze, key_sightings, new_key
+from tests.echo import (
+    PIECE,
+    REDACTED,
+    UNDECODABLE_202,
+    EchoingBraze,
+    fail_the_job_list_after_the_first_read,
+    key_sightings,
+    new_key,
+)
 
 MAX_WAIT = 5.0
 KEY_VARIABLE = "BRAZE_API_KEY"
@@ -141,19 +149,6 @@ def stored_by_dagster(instance: dg.DagsterInstance, run_id: str) -> dict[str, st
 
 
 # --- 1. A trigger whose answer cannot be read starts one sync -----------------------------------
-
-UNDECODABLE_202 = {
-    "status": 202,
-    "body": b"\x1f\x8b\x08\x00 not gzip",
-    "headers": {"Content-Encoding": "gzip"},
-    "raw": True,
-    "takes_effect": True,  # Braze started the job before its answer was garbled
-}
-
-
-def fail_the_job_list_after_the_first_read(fake: FakeBraze) -> None:
-    fake.inject("status", headers={"X-Served-By": "braze"})  # Braze's own answer
-    fake.inject("status", status=503, times=50)
 
 
 @pytest.mark.parametrize("run", RUNS)

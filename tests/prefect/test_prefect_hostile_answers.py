@@ -57,7 +57,14 @@ from prefect_braze_cdi import (
     wait_for_sync,
 )
 from tests import echo
-from tests.echo import PIECE, REDACTED, EchoingBraze, new_key
+from tests.echo import (
+    PIECE,
+    REDACTED,
+    UNDECODABLE_202,
+    EchoingBraze,
+    fail_the_job_list_after_the_first_read,
+    new_key,
+)
 
 POLL = 0.05
 MAX_WAIT = 5.0
@@ -272,19 +279,6 @@ def task_run_named(stored_runs: list[TaskRun], prefix: str) -> list[TaskRun]:
 
 
 # --- 1. A trigger whose answer cannot be read starts one sync -----------------------------------
-
-UNDECODABLE_202 = {
-    "status": 202,
-    "body": b"\x1f\x8b\x08\x00 not gzip",
-    "headers": {"Content-Encoding": "gzip"},
-    "raw": True,
-    "takes_effect": True,  # Braze started the job before its answer was garbled
-}
-
-
-def fail_the_job_list_after_the_first_read(fake: FakeBraze) -> None:
-    fake.inject("status", headers={"X-Served-By": "braze"})  # Braze's own answer
-    fake.inject("status", status=503, times=50)
 
 
 @pytest.mark.parametrize("flavor", FLAVORS)
