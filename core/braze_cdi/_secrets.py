@@ -70,7 +70,16 @@ class Redactor:
     """
 
     def __init__(self, api_key: SecretStr) -> None:
-        self._pattern = re.compile(re.escape(api_key.get_secret_value()), re.IGNORECASE)
+        # As it is, and as a URL may spell it (any of its other characters percent-encoded): a
+        # server that makes the key its next-page cursor gets it into the request's URL, which
+        # httpx logs encoded.
+        self._pattern = re.compile(
+            "".join(
+                re.escape(c) if c.isalnum() else f"(?:{re.escape(c)}|%{ord(c):02X})"
+                for c in api_key.get_secret_value()
+            ),
+            re.IGNORECASE,
+        )
         _redact_http_logs(self)
 
     def __call__(self, text: str) -> str:

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -304,3 +305,20 @@ def test_the_repr_of_a_half_built_client_works() -> None:
     client = BrazeCDIClient.__new__(BrazeCDIClient)
 
     assert repr(client) == "BrazeCDIClient(rest_endpoint=None)"
+
+
+def test_a_key_echoed_as_the_next_cursor_is_redacted_from_the_logged_url(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    key = "Kf7-0UBZKCMDIjp{Pw.S4-beDuVtgjuG+xIa"  # httpx sends "{" as %7B in the query
+    fake = FakeBraze(api_key=key)
+    fake.add_integration(name="users")
+    fake.inject("list", headers={"Link": f'</cdi/integrations?cursor={quote(key)}>; rel="next"'})
+    caplog.set_level(logging.DEBUG)
+
+    with fake.serve() as url, BrazeCDIClient(key, url) as client, pytest.raises(BrazeCDIError):
+        list(client.list_integrations())  # the fake refuses the cursor it never gave
+
+    logged = " ".join(record.getMessage() for record in caplog.records)
+    assert "cursor=**********" in logged
+    assert key[:16].lower() not in logged.lower() and key[-16:].lower() not in logged.lower()
