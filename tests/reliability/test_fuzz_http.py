@@ -24,9 +24,10 @@ call:
   which a loaded machine may cause), and a listing has every item;
 * memory traced during the call, once the client is open, peaks under ``PEAK`` bytes, whatever
   the body inflates to;
-* the key is in none of it: the result or error (``str``, ``repr``, attributes), the chain of
-  causes, the traceback formatted with every frame's locals, every log record of every logger
-  at DEBUG, and every warning.
+* neither the key nor a piece of it (16 characters from either end, in any case) is in any of
+  it: the result or error (``str``, ``repr``, attributes), the chain of causes, the traceback
+  formatted with every frame's locals, every log record of every logger at DEBUG, and every
+  warning.
 
 ``FUZZ_HTTP_EXAMPLES=5000 uv run pytest tests/reliability/test_fuzz_http.py -s`` searches
 harder; ``-s`` shows the number of examples, the run time and how the calls ended.
