@@ -31,8 +31,7 @@ from braze_cdi import (
     RetryPolicy,
     SyncResult,
 )
-from braze_cdi.testing import FakeBraze
-from braze_cdi.testing._fake import Reply
+from braze_cdi.testing import FakeBraze, Reply
 
 from ._remote import in_another_process
 from ._report import Figure, table

@@ -4,8 +4,7 @@ from collections.abc import Iterable, Iterator
 
 import dagster as dg
 
-from braze_cdi import BrazeCDIError, SyncFailed, SyncJob
-from braze_cdi._config import check_integration_id
+from braze_cdi import BrazeCDIError, SyncFailed, SyncJob, check_integration_id
 
 from ._metadata import failure_for
 from ._types import AssetDepLike, AssetKeyLike

@@ -10,8 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 
-from braze_cdi import BrazeCDIError, BrazeConfigError, JobStatus, SyncJob
-from braze_cdi._config import check_integration_id
+from braze_cdi import BrazeCDIError, BrazeConfigError, JobStatus, SyncJob, check_integration_id
 from braze_cdi._logging import forward_logs
 
 from ._job_history import SUCCEEDED, latest_finished, latest_succeeded

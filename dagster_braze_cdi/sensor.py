@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
-from braze_cdi._config import check_integration_id
+from braze_cdi import check_integration_id
 from braze_cdi._logging import forward_logs
 
 from ._job_history import finished_after

@@ -5,8 +5,7 @@ from __future__ import annotations
 from prefect.blocks.abstract import CredentialsBlock
 from pydantic import Field, HttpUrl, SecretStr, field_validator
 
-from braze_cdi import AsyncBrazeCDIClient, BrazeCDIClient, RetryPolicy
-from braze_cdi._config import resolve_rest_endpoint
+from braze_cdi import AsyncBrazeCDIClient, BrazeCDIClient, RetryPolicy, resolve_rest_endpoint
 
 __all__ = ["BrazeCDICredentials"]
 

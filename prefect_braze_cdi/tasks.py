@@ -19,8 +19,7 @@ from prefect.concurrency.asyncio import rate_limit as arate_limit
 from prefect.concurrency.sync import rate_limit
 from prefect.tasks import exponential_backoff
 
-from braze_cdi import IfRunning, SyncHandle, SyncResult
-from braze_cdi._config import check_integration_id
+from braze_cdi import IfRunning, SyncHandle, SyncResult, check_integration_id
 
 from ._artifacts import artifact_description, artifact_key_for, artifact_table, check_artifact_key
 from ._events import emit_succeeded, emit_triggered

@@ -5,7 +5,7 @@ adapters (``prefect_braze_cdi``, ``dagster_braze_cdi``) and the ``braze-cdi`` co
 """
 
 from ._client import AsyncBrazeCDIClient, BrazeCDIClient
-from ._config import INSTANCES
+from ._config import INSTANCES, check_integration_id, resolve_rest_endpoint
 from ._errors import (
     BrazeAPIError,
     BrazeAuthenticationError,
@@ -53,4 +53,6 @@ __all__ = [
     "SyncResult",
     "SyncTimeout",
     "__version__",
+    "check_integration_id",
+    "resolve_rest_endpoint",
 ]

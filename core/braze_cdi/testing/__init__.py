@@ -6,6 +6,14 @@ the client.
 """
 
 from ._clock import FakeClock
-from ._fake import FakeBraze, FakeIntegration, FakeJob, Fault, RecordedRequest
+from ._fake import FakeBraze, FakeIntegration, FakeJob, Fault, RecordedRequest, Reply
 
-__all__ = ["FakeBraze", "FakeClock", "FakeIntegration", "FakeJob", "Fault", "RecordedRequest"]
+__all__ = [
+    "FakeBraze",
+    "FakeClock",
+    "FakeIntegration",
+    "FakeJob",
+    "Fault",
+    "RecordedRequest",
+    "Reply",
+]
