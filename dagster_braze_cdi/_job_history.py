@@ -10,13 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from braze_cdi import JobStatus, SyncJob
+from braze_cdi import SyncJob
 
-__all__ = ["SUCCEEDED", "finished_after", "latest_finished", "latest_succeeded"]
-
-#: The end states in which the sync delivered rows; ``partial`` rows are judged by the failed-rows
-#: bound, not by the status.
-SUCCEEDED = frozenset({JobStatus.SUCCESS, JobStatus.PARTIAL})
+__all__ = ["finished_after", "latest_finished", "latest_succeeded"]
 
 
 def latest_finished(jobs: Iterable[SyncJob]) -> SyncJob | None:
@@ -47,7 +43,7 @@ def latest_succeeded(jobs: Iterable[SyncJob]) -> SyncJob | None:
         >>> latest_succeeded(jobs).sync_start_time.hour
         0
     """
-    return _latest(job for job in jobs if job.job_status in SUCCEEDED)
+    return _latest(job for job in jobs if job.succeeded)
 
 
 def finished_after(jobs: Iterable[SyncJob], after: datetime | None) -> list[SyncJob]:

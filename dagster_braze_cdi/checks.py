@@ -11,9 +11,9 @@ from datetime import datetime, timedelta, timezone
 import dagster as dg
 
 from braze_cdi import BrazeCDIError, BrazeConfigError, JobStatus, SyncJob, check_integration_id
-from braze_cdi._logging import forward_logs
+from braze_cdi.events import log_to
 
-from ._job_history import SUCCEEDED, latest_finished, latest_succeeded
+from ._job_history import latest_finished, latest_succeeded
 from ._metadata import failure_for, job_record
 from ._types import AssetKeyLike
 from .resource import BrazeCDIResource
@@ -135,13 +135,16 @@ def build_braze_cdi_job_checks(
         resource: BrazeCDIResource = getattr(context.resources, resource_key)
         now = datetime.now(timezone.utc)
         try:
-            with forward_logs(context.log), resource.get_client() as client:
+            with resource.get_client() as client:
                 # Twice the freshness window (a job may start before the window and finish in
                 # it) is all a healthy integration needs read; the whole history only when no
                 # job finished within it.
-                jobs = list(client.list_sync_jobs(integration_id, since=now - 2 * max_age))
+                log = log_to(context.log)
+                jobs = list(
+                    client.list_sync_jobs(integration_id, since=now - 2 * max_age, on_event=log)
+                )
                 if latest_finished(jobs) is None:
-                    jobs = list(client.list_sync_jobs(integration_id))
+                    jobs = list(client.list_sync_jobs(integration_id, on_event=log))
         except BrazeCDIError as error:
             raise failure_for(error) from error
         finished = latest_finished(jobs)
@@ -163,9 +166,7 @@ def status_result(
     """Passed when the job ended ``success``, or ``partial`` unless ``fail_on_partial``."""
     if job is None:
         return _no_job(asset_key, check_name, integration_id, passed=False)
-    failed = job.job_status not in SUCCEEDED or (
-        fail_on_partial and job.job_status == JobStatus.PARTIAL
-    )
+    failed = not job.succeeded or (fail_on_partial and job.job_status == JobStatus.PARTIAL)
     return dg.AssetCheckResult(
         asset_key=asset_key,
         check_name=check_name,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from typing import Literal, TypeVar
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from braze_cdi import AsyncBrazeCDIClient, BrazeCDIClient, RetryPolicy, SyncResult
-from braze_cdi._logging import RunLog, forward_logs
+from braze_cdi.events import RunLog, log_to
 
 __all__ = ["BrazeCDIResource"]
 
@@ -17,14 +16,15 @@ IfRunning = Literal["wait", "attach", "fail"]
 T = TypeVar("T")
 
 
-class BrazeCDIResource(dg.ConfigurableResource):
+# Dagster types ConfigurableResource as generic for type checkers only.
+class BrazeCDIResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """Access to one Braze workspace's Cloud Data Ingestion API.
 
-    Hands out plain ``braze_cdi`` clients (``get_client``, ``get_async_client``) and
-    runs a whole sync with ``sync_and_poll``. While it runs, the core's log lines (one per
-    change of the job's state) go to the Dagster run log. The API key is never logged and never
-    shown in the resource's repr; give it as ``dg.EnvVar`` so that Dagster's UI shows only the
-    variable's name.
+    Hands out plain ``braze_cdi`` clients (``get_client``, ``get_async_client``) and runs a
+    whole sync with ``sync_and_poll``. While it runs, its progress (a line per change of the
+    job's state, from the core's ``braze_cdi.events``) goes to the Dagster run log. The API key
+    is never logged and never shown in the resource's repr; give it as ``dg.EnvVar`` so that
+    Dagster's UI shows only the variable's name.
 
     Attributes:
         api_key: A REST API key with the ``cdi.integration_sync``, ``cdi.integration_list`` and
@@ -81,18 +81,29 @@ class BrazeCDIResource(dg.ConfigurableResource):
         "a host, or an instance name such as US-01."
     )
     request_timeout: float = Field(
-        30.0, description="Seconds each HTTP exchange may take, connect to last byte."
+        default=30.0, description="Seconds each HTTP exchange may take, connect to last byte."
     )
-    retry_max_attempts: int = Field(5, description="Attempts per API call, the first included.")
-    retry_initial_delay: float = Field(1.0, description="Backoff before the second attempt.")
-    retry_max_delay: float = Field(30.0, description="Longest backoff between two attempts.")
-    retry_deadline: float = Field(300.0, description="Seconds one call may take, with retries.")
-    poll_interval: float = Field(10.0, description="Seconds between two looks at a running job.")
-    poll_timeout: float = Field(3600.0, description="Seconds a sync may take in all.")
+    retry_max_attempts: int = Field(
+        default=5, description="Attempts per API call, the first included."
+    )
+    retry_initial_delay: float = Field(
+        default=1.0, description="Backoff before the second attempt."
+    )
+    retry_max_delay: float = Field(
+        default=30.0, description="Longest backoff between two attempts."
+    )
+    retry_deadline: float = Field(
+        default=300.0, description="Seconds one call may take, with retries."
+    )
+    poll_interval: float = Field(
+        default=10.0, description="Seconds between two looks at a running job."
+    )
+    poll_timeout: float = Field(default=3600.0, description="Seconds a sync may take in all.")
     if_running: IfRunning = Field(
-        "wait", description="When a job is running already: wait for it, attach to it, or fail."
+        default="wait",
+        description="When a job is running already: wait for it, attach to it, or fail.",
     )
-    fail_on_partial: bool = Field(False, description="Fail when the job ends partial.")
+    fail_on_partial: bool = Field(default=False, description="Fail when the job ends partial.")
 
     _run_log: RunLog | None = PrivateAttr(default=None)
 
@@ -159,8 +170,8 @@ class BrazeCDIResource(dg.ConfigurableResource):
 
         Args:
             integration_id: The integration to sync.
-            log: Where the core's log lines go, such as ``context.log`` (by default the run's
-                log, when the resource was set up by a run).
+            log: Where the sync's progress is logged, such as ``context.log`` (by default the
+                run's log, when the resource was set up by a run).
             poll_interval: Seconds between two looks at the running job.
             poll_timeout: Seconds the whole sync may take.
             if_running: What to do when the integration is syncing already.
@@ -188,16 +199,14 @@ class BrazeCDIResource(dg.ConfigurableResource):
             (1200, True)
         """
         run_log = log if log is not None else self._run_log
-        with (
-            forward_logs(run_log) if run_log is not None else nullcontext(),
-            self.get_client() as client,
-        ):
+        with self.get_client() as client:
             return client.sync_and_wait(
                 integration_id,
                 poll_interval=_given(poll_interval, self.poll_interval),
                 timeout=_given(poll_timeout, self.poll_timeout),
                 if_running=_given(if_running, self.if_running),
                 fail_on_partial=_given(fail_on_partial, self.fail_on_partial),
+                on_event=None if run_log is None else log_to(run_log),
             )
 
     def _client_options(self) -> dict[str, object]:

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 import dagster as dg
 
 from braze_cdi import check_integration_id
-from braze_cdi._logging import forward_logs
+from braze_cdi.events import log_to
 
 from ._job_history import finished_after
 from ._metadata import job_record
@@ -84,9 +84,11 @@ def build_braze_cdi_sync_sensor(
             )
         resource: BrazeCDIResource = getattr(context.resources, resource_key)
         after = _latest(_parse(context.cursor), _materialized_start(context.instance, key))
-        with forward_logs(context.log), resource.get_client() as client:
+        with resource.get_client() as client:
             # After the first tick, only the jobs since the cursor are read, not the history.
-            jobs = list(client.list_sync_jobs(integration_id, since=after))
+            jobs = list(
+                client.list_sync_jobs(integration_id, since=after, on_event=log_to(context.log))
+            )
         new = finished_after(jobs, after)
         if not new:
             return dg.SkipReason(f"No job of integration {integration_id} finished since.")

@@ -1,18 +1,30 @@
 """The Prefect events a sync emits, so automations can react to it.
 
 Each event's resource is the integration, ``braze.cdi.integration.<integration id>``; Prefect
-adds the flow run and task run as related resources.
+adds the flow run and task run as related resources. ``triggered`` and ``already_running`` come
+from the core's progress events as they happen; ``succeeded`` and ``failed`` from the task's
+outcome.
 """
 
 from __future__ import annotations
 
 from prefect.events import Event, emit_event
 
-from braze_cdi import BrazeCDIError, SyncFailed, SyncHandle, SyncResult, SyncTimeout
+from braze_cdi import BrazeCDIError, SyncFailed, SyncResult, SyncTimeout
+from braze_cdi.events import AlreadyRunning, SyncEvent, Triggered
 
-__all__ = ["FAILED", "SUCCEEDED", "TRIGGERED", "emit_failed", "emit_succeeded", "emit_triggered"]
+__all__ = [
+    "ALREADY_RUNNING",
+    "FAILED",
+    "SUCCEEDED",
+    "TRIGGERED",
+    "emit_failed",
+    "emit_progress",
+    "emit_succeeded",
+]
 
 TRIGGERED = "braze.cdi.sync.triggered"
+ALREADY_RUNNING = "braze.cdi.sync.already_running"
 SUCCEEDED = "braze.cdi.sync.succeeded"
 FAILED = "braze.cdi.sync.failed"
 
@@ -25,15 +37,23 @@ def integration_resource(integration_id: str) -> dict[str, str]:
     }
 
 
-def emit_triggered(handle: SyncHandle) -> Event | None:
-    """A trigger reached Braze; adopting an already running job is not announced."""
-    if not handle.triggered:
+def emit_progress(event: SyncEvent) -> Event | None:
+    """A trigger took effect (adopting a running job is not a trigger), or a job was running
+    already when the sync was to start."""
+    if event.integration_id is None:
         return None
-    return emit_event(
-        TRIGGERED,
-        resource=integration_resource(handle.integration_id),
-        payload=handle.model_dump(mode="json"),
-    )
+    payload: dict[str, object] = {"integration_id": event.integration_id}
+    if isinstance(event, Triggered):
+        name = TRIGGERED
+        payload |= {"triggered": True, "confirmed_by": event.confirmed_by}
+    elif isinstance(event, AlreadyRunning):
+        name = ALREADY_RUNNING
+        payload["if_running"] = event.choice
+        if event.job is not None:
+            payload["job"] = event.job.model_dump(mode="json")
+    else:
+        return None
+    return emit_event(name, resource=integration_resource(event.integration_id), payload=payload)
 
 
 def emit_succeeded(result: SyncResult) -> Event | None:

@@ -1,38 +1,41 @@
-"""What every task does around its core call: logs to the run log, failures to an event."""
+"""What every task does around its core call: its progress to the run log and to Prefect
+events, and a failure Prefect will not retry to an event."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from prefect import get_run_logger
 from prefect.exceptions import MissingContextError
 
 from braze_cdi import BrazeCDIError
-from braze_cdi._logging import forward_logs
+from braze_cdi.events import SyncEvent, log_to
 
-from ._events import emit_failed
+from ._events import emit_failed, emit_progress
 from ._retries import is_final_attempt
 
 __all__ = ["reporting"]
 
 
 @contextmanager
-def reporting(integration_id: str) -> Iterator[None]:
-    """While the block runs, the core's ``braze_cdi`` records (one per state change) go to the
-    run log; a Braze error that Prefect will not retry emits ``braze.cdi.sync.failed``."""
-    with _run_log():
-        try:
-            yield
-        except BrazeCDIError as error:
-            if is_final_attempt(error):
-                emit_failed(integration_id, error)
-            raise
-
-
-def _run_log() -> AbstractContextManager[None]:
+def reporting(integration_id: str) -> Iterator[Callable[[SyncEvent], None]]:
+    """The subscriber to hand the core call as ``on_event``: each event becomes a run log line
+    (one per state change) and, where an automation may react to it, a Prefect event. A Braze
+    error that Prefect will not retry emits ``braze.cdi.sync.failed``."""
     try:
-        run_logger = get_run_logger()
+        to_run_log = log_to(get_run_logger())
     except MissingContextError:  # ``task.fn(...)`` called outside a run, as in unit tests
-        return nullcontext()
-    return forward_logs(run_logger)
+        to_run_log = None
+
+    def on_event(event: SyncEvent) -> None:
+        if to_run_log is not None:
+            to_run_log(event)
+        emit_progress(event)
+
+    try:
+        yield on_event
+    except BrazeCDIError as error:
+        if is_final_attempt(error):
+            emit_failed(integration_id, error)
+        raise

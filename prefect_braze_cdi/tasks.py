@@ -22,7 +22,7 @@ from prefect.tasks import exponential_backoff
 from braze_cdi import IfRunning, SyncHandle, SyncResult, check_integration_id
 
 from ._artifacts import artifact_description, artifact_key_for, artifact_table, check_artifact_key
-from ._events import emit_succeeded, emit_triggered
+from ._events import emit_succeeded
 from ._reporting import reporting
 from ._retries import retry_only_retryable
 from .credentials import BrazeCDICredentials
@@ -104,15 +104,14 @@ def trigger_sync(
     check_integration_id(integration_id)
     if rate_limit_name is not None:
         rate_limit(rate_limit_name, strict=True)
-    with reporting(integration_id), braze_cdi_credentials.get_client() as client:
-        handle = client.start_sync(
+    with reporting(integration_id) as on_event, braze_cdi_credentials.get_client() as client:
+        return client.start_sync(
             integration_id,
             if_running=if_running,
             timeout=max_wait_seconds,
             poll_interval=poll_interval_seconds,
+            on_event=on_event,
         )
-    emit_triggered(handle)
-    return handle
 
 
 @_trigger_task
@@ -148,16 +147,15 @@ async def atrigger_sync(
     check_integration_id(integration_id)
     if rate_limit_name is not None:
         await arate_limit(rate_limit_name, strict=True)
-    with reporting(integration_id):
+    with reporting(integration_id) as on_event:
         async with braze_cdi_credentials.get_async_client() as client:
-            handle = await client.start_sync(
+            return await client.start_sync(
                 integration_id,
                 if_running=if_running,
                 timeout=max_wait_seconds,
                 poll_interval=poll_interval_seconds,
+                on_event=on_event,
             )
-    emit_triggered(handle)
-    return handle
 
 
 @_wait_task
@@ -217,12 +215,16 @@ def wait_for_sync(
         (1200, True)
     """
     check_artifact_key(artifact_key)
-    with reporting(handle.integration_id), braze_cdi_credentials.get_client() as client:
+    with (
+        reporting(handle.integration_id) as on_event,
+        braze_cdi_credentials.get_client() as client,
+    ):
         result = client.wait_for_sync(
             handle,
             poll_interval=poll_interval_seconds,
             timeout=max_wait_seconds,
             fail_on_partial=fail_on_partial,
+            on_event=on_event,
         )
     if create_artifact:
         create_table_artifact(
@@ -266,13 +268,14 @@ async def await_for_sync(
         'success'
     """
     check_artifact_key(artifact_key)
-    with reporting(handle.integration_id):
+    with reporting(handle.integration_id) as on_event:
         async with braze_cdi_credentials.get_async_client() as client:
             result = await client.wait_for_sync(
                 handle,
                 poll_interval=poll_interval_seconds,
                 timeout=max_wait_seconds,
                 fail_on_partial=fail_on_partial,
+                on_event=on_event,
             )
     if create_artifact:
         await acreate_table_artifact(

@@ -37,6 +37,7 @@ from ._protocol import (
 from ._rate_limit import RateLimits, shared_budgets
 from ._retry import Context, RetryPolicy
 from ._secrets import Redactor, secret_api_key
+from ._tracing import SyncOperation, traced
 from ._trigger_and_wait import (
     Polling,
     start_sync,
@@ -311,7 +312,7 @@ class BrazeCDIClient(_Client[httpx.Client]):
         """
         self._http.close()
 
-    def trigger_sync(self, integration_id: str) -> None:
+    def trigger_sync(self, integration_id: str, *, on_event: OnEvent | None = None) -> None:
         """Send one trigger, retrying only failures that provably did not reach Braze.
 
         The bare endpoint call: Braze answers without a job id. Prefer ``start_sync``, which
@@ -335,12 +336,14 @@ class BrazeCDIClient(_Client[httpx.Client]):
             >>> users.triggered_jobs
             1
         """
-        self._run(self._trigger_op(integration_id))
+        self._run(self._trigger_op(integration_id), Subscribers(on_event))
 
-    def list_integrations(self) -> Iterator[Integration]:
+    def list_integrations(self, *, on_event: OnEvent | None = None) -> Iterator[Integration]:
         """Every integration of the workspace, reading further pages only as they are needed.
 
-        Needs the ``cdi.integration_list`` permission.
+        Needs the ``cdi.integration_list`` permission. ``on_event``, here and on every other
+        call, is a subscriber to the call's ``braze_cdi.events`` (for listings, its retries and
+        rate-budget waits).
 
         Examples:
             >>> from braze_cdi import BrazeCDIClient
@@ -352,10 +355,14 @@ class BrazeCDIClient(_Client[httpx.Client]):
             ...     [integration.integration_name for integration in client.list_integrations()]
             ['users', 'purchases']
         """
-        return self._iterate(self._integrations_op())
+        return self._iterate(self._integrations_op(), Subscribers(on_event))
 
     def list_sync_jobs(
-        self, integration_id: str, *, since: datetime | None = None
+        self,
+        integration_id: str,
+        *,
+        since: datetime | None = None,
+        on_event: OnEvent | None = None,
     ) -> Iterator[SyncJob]:
         """Every sync job of the integration, in Braze's order, reading pages lazily.
 
@@ -377,9 +384,11 @@ class BrazeCDIClient(_Client[httpx.Client]):
             >>> len(recent), len(again), fake.count("status")  # one page read each time
             (5, 5, 2)
         """
-        return self._iterate(self._jobs_op(integration_id, since))
+        return self._iterate(self._jobs_op(integration_id, since), Subscribers(on_event))
 
-    def latest_sync_job(self, integration_id: str) -> SyncJob | None:
+    def latest_sync_job(
+        self, integration_id: str, *, on_event: OnEvent | None = None
+    ) -> SyncJob | None:
         """The job with the latest ``sync_start_time`` (never judged by position), or ``None``.
 
         Examples:
@@ -394,7 +403,7 @@ class BrazeCDIClient(_Client[httpx.Client]):
             (True, False)
         """
         check_integration_id(integration_id)
-        return self._run(self._latest_op(integration_id))
+        return self._run(self._latest_op(integration_id), Subscribers(on_event))
 
     def start_sync(
         self,
@@ -440,12 +449,10 @@ class BrazeCDIClient(_Client[httpx.Client]):
             >>> handle.triggered, users.triggered_jobs
             (False, 0)
         """
-        return self._run(
-            self._start_op(
-                integration_id, if_running=if_running, timeout=timeout, poll_interval=poll_interval
-            ),
-            on_event,
+        op = self._start_op(
+            integration_id, if_running=if_running, timeout=timeout, poll_interval=poll_interval
         )
+        return self._traced("start_sync", integration_id, op, Subscribers(on_event))
 
     def wait_for_sync(
         self,
@@ -480,16 +487,14 @@ class BrazeCDIClient(_Client[httpx.Client]):
             >>> result.job_status, result.status_calls, clock.sleeps
             (<JobStatus.SUCCESS: 'success'>, 8, [10.0, 15.0, 22.5, 33.75, 50.625, 60.0, 60.0])
         """
-        return self._run(
-            self._wait_op(
-                handle,
-                poll_interval=poll_interval,
-                timeout=timeout,
-                fail_on_partial=fail_on_partial,
-                max_poll_interval=max_poll_interval,
-            ),
-            on_event,
+        op = self._wait_op(
+            handle,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            fail_on_partial=fail_on_partial,
+            max_poll_interval=max_poll_interval,
         )
+        return self._traced("wait_for_sync", handle.integration_id, op, Subscribers(on_event))
 
     def sync_and_wait(
         self,
@@ -522,22 +527,28 @@ class BrazeCDIClient(_Client[httpx.Client]):
             >>> str(result.job_status), result.job.rows_synced
             ('success', 1200)
         """
-        return self._run(
-            self._sync_and_wait_op(
-                integration_id,
-                poll_interval=poll_interval,
-                timeout=timeout,
-                if_running=if_running,
-                fail_on_partial=fail_on_partial,
-                max_poll_interval=max_poll_interval,
-            ),
-            on_event,
+        op = self._sync_and_wait_op(
+            integration_id,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            if_running=if_running,
+            fail_on_partial=fail_on_partial,
+            max_poll_interval=max_poll_interval,
         )
+        return self._traced("sync_and_wait", integration_id, op, Subscribers(on_event))
 
     # --- the driver -----------------------------------------------------------------------
 
-    def _run(self, op: Op[T], on_event: OnEvent | None = None) -> T:
-        driver = self._drive(op, Subscribers(on_event))
+    def _traced(
+        self, operation: SyncOperation, integration_id: str, op: Op[T], subscribers: Subscribers
+    ) -> T:
+        with traced(operation, integration_id) as trace:
+            result = self._run(op, subscribers.traced_by(trace))
+            trace.ended(result)
+            return result
+
+    def _run(self, op: Op[T], subscribers: Subscribers) -> T:
+        driver = self._drive(op, subscribers)
         while True:
             try:
                 next(driver)
@@ -545,8 +556,8 @@ class BrazeCDIClient(_Client[httpx.Client]):
                 result: T = done.value
                 return result
 
-    def _iterate(self, op: Op[None]) -> Iterator[Any]:
-        yield from self._drive(op, Subscribers(None))
+    def _iterate(self, op: Op[None], subscribers: Subscribers) -> Iterator[Any]:
+        yield from self._drive(op, subscribers)
 
     def _drive(self, op: Op[T], subscribers: Subscribers) -> Iterator[Any]:
         value: Any = None
@@ -636,7 +647,7 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
 
         await self._http_of_this_loop(asyncio.get_running_loop()).aclose()
 
-    async def trigger_sync(self, integration_id: str) -> None:
+    async def trigger_sync(self, integration_id: str, *, on_event: OnEvent | None = None) -> None:
         """See ``BrazeCDIClient.trigger_sync``; ``await`` it.
 
         Examples:
@@ -652,9 +663,9 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
             >>> users.triggered_jobs
             1
         """
-        await self._run(self._trigger_op(integration_id))
+        await self._run(self._trigger_op(integration_id), Subscribers(on_event))
 
-    def list_integrations(self) -> AsyncIterator[Integration]:
+    def list_integrations(self, *, on_event: OnEvent | None = None) -> AsyncIterator[Integration]:
         """See ``BrazeCDIClient.list_integrations``; use with ``async for``.
 
         Examples:
@@ -669,10 +680,14 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
             >>> asyncio.run(names())
             ['users']
         """
-        return self._iterate(self._integrations_op())
+        return self._iterate(self._integrations_op(), Subscribers(on_event))
 
     def list_sync_jobs(
-        self, integration_id: str, *, since: datetime | None = None
+        self,
+        integration_id: str,
+        *,
+        since: datetime | None = None,
+        on_event: OnEvent | None = None,
     ) -> AsyncIterator[SyncJob]:
         """See ``BrazeCDIClient.list_sync_jobs``; use with ``async for``.
 
@@ -688,9 +703,11 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
             >>> asyncio.run(count_jobs())
             12
         """
-        return self._iterate(self._jobs_op(integration_id, since))
+        return self._iterate(self._jobs_op(integration_id, since), Subscribers(on_event))
 
-    async def latest_sync_job(self, integration_id: str) -> SyncJob | None:
+    async def latest_sync_job(
+        self, integration_id: str, *, on_event: OnEvent | None = None
+    ) -> SyncJob | None:
         """See ``BrazeCDIClient.latest_sync_job``; ``await`` it.
 
         Examples:
@@ -706,7 +723,7 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
             None
         """
         check_integration_id(integration_id)
-        return await self._run(self._latest_op(integration_id))
+        return await self._run(self._latest_op(integration_id), Subscribers(on_event))
 
     async def start_sync(
         self,
@@ -732,12 +749,10 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
             >>> str(asyncio.run(start_then_wait()).job_status)
             'success'
         """
-        return await self._run(
-            self._start_op(
-                integration_id, if_running=if_running, timeout=timeout, poll_interval=poll_interval
-            ),
-            on_event,
+        op = self._start_op(
+            integration_id, if_running=if_running, timeout=timeout, poll_interval=poll_interval
         )
+        return await self._traced("start_sync", integration_id, op, Subscribers(on_event))
 
     async def wait_for_sync(
         self,
@@ -767,16 +782,14 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
             >>> asyncio.run(wait(handle)).job.rows_synced
             1000
         """
-        return await self._run(
-            self._wait_op(
-                handle,
-                poll_interval=poll_interval,
-                timeout=timeout,
-                fail_on_partial=fail_on_partial,
-                max_poll_interval=max_poll_interval,
-            ),
-            on_event,
+        op = self._wait_op(
+            handle,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            fail_on_partial=fail_on_partial,
+            max_poll_interval=max_poll_interval,
         )
+        return await self._traced("wait_for_sync", handle.integration_id, op, Subscribers(on_event))
 
     async def sync_and_wait(
         self,
@@ -803,17 +816,15 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
             >>> asyncio.run(sync()).triggered
             True
         """
-        return await self._run(
-            self._sync_and_wait_op(
-                integration_id,
-                poll_interval=poll_interval,
-                timeout=timeout,
-                if_running=if_running,
-                fail_on_partial=fail_on_partial,
-                max_poll_interval=max_poll_interval,
-            ),
-            on_event,
+        op = self._sync_and_wait_op(
+            integration_id,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            if_running=if_running,
+            fail_on_partial=fail_on_partial,
+            max_poll_interval=max_poll_interval,
         )
+        return await self._traced("sync_and_wait", integration_id, op, Subscribers(on_event))
 
     async def sync_many(
         self, integration_ids: Iterable[str], *, max_concurrency: int = 10, **wait_options: Any
@@ -846,8 +857,11 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
             raise BrazeConfigError(
                 f"max_concurrency must be a positive integer, not {max_concurrency!r}."
             )
-        on_event = wait_options.pop("on_event", None)
-        ops = [self._sync_and_wait_op(integration_id, **wait_options) for integration_id in ids]
+        subscribers = Subscribers(wait_options.pop("on_event", None))
+        ops = [
+            (integration_id, self._sync_and_wait_op(integration_id, **wait_options))
+            for integration_id in ids
+        ]
         import asyncio  # noqa: PLC0415 (only async users pay for importing asyncio)
 
         outcomes: dict[int, SyncResult | Exception] = {}
@@ -856,9 +870,11 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
         # max_concurrency workers take the next sync as each ends: memory follows the
         # concurrency, not the number of ids.
         async def worker() -> None:
-            for index, op in queue:
+            for index, (integration_id, op) in queue:
                 try:
-                    outcomes[index] = await self._run(op, on_event)
+                    outcomes[index] = await self._traced(
+                        "sync_and_wait", integration_id, op, subscribers
+                    )
                 except Exception as error:  # every outcome is reported, none cancels the rest
                     outcomes[index] = error
 
@@ -867,8 +883,15 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
 
     # --- the driver -----------------------------------------------------------------------
 
-    async def _run(self, op: Op[T], on_event: OnEvent | None = None) -> T:
-        subscribers = Subscribers(on_event)
+    async def _traced(
+        self, operation: SyncOperation, integration_id: str, op: Op[T], subscribers: Subscribers
+    ) -> T:
+        with traced(operation, integration_id) as trace:
+            result = await self._run(op, subscribers.traced_by(trace))
+            trace.ended(result)
+            return result
+
+    async def _run(self, op: Op[T], subscribers: Subscribers) -> T:
         value: Any = None
         try:
             while True:
@@ -881,8 +904,7 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
         finally:
             op.close()
 
-    async def _iterate(self, op: Op[None]) -> AsyncIterator[Any]:
-        subscribers = Subscribers(None)
+    async def _iterate(self, op: Op[None], subscribers: Subscribers) -> AsyncIterator[Any]:
         value: Any = None
         try:
             while True:

@@ -34,10 +34,15 @@ class JobStatus(str, enum.Enum):
     failed), ``error`` (no rows synced) or ``config_error`` (the integration's configuration is
     wrong). A member equals its string, and ``str()`` gives the value.
 
+    ``finished``, ``succeeded`` and ``failed`` say how a status counts: every sync, check and
+    sensor judges a job by them.
+
     Examples:
         >>> from braze_cdi import JobStatus
         >>> JobStatus("partial") == "partial", str(JobStatus.CONFIG_ERROR)
         (True, 'config_error')
+        >>> JobStatus.PARTIAL.finished, JobStatus.PARTIAL.succeeded, JobStatus.ERROR.failed
+        (True, True, True)
     """
 
     RUNNING = "running"
@@ -49,10 +54,20 @@ class JobStatus(str, enum.Enum):
     def __str__(self) -> str:
         return self.value
 
+    @property
+    def finished(self) -> bool:
+        """The job ended: any status but ``running``."""
+        return self is not JobStatus.RUNNING
 
-_FINISHED = frozenset(
-    {JobStatus.SUCCESS, JobStatus.PARTIAL, JobStatus.ERROR, JobStatus.CONFIG_ERROR}
-)
+    @property
+    def succeeded(self) -> bool:
+        """The job ended with rows synced: ``success``, or ``partial`` (some rows failed)."""
+        return self in (JobStatus.SUCCESS, JobStatus.PARTIAL)
+
+    @property
+    def failed(self) -> bool:
+        """The job ended without syncing: ``error`` or ``config_error``."""
+        return self in (JobStatus.ERROR, JobStatus.CONFIG_ERROR)
 
 
 class _BrazeObject(BaseModel):
@@ -122,7 +137,17 @@ class SyncJob(_BrazeObject):
     @property
     def finished(self) -> bool:
         """True once the job reached one of the four documented end states."""
-        return self.job_status in _FINISHED
+        return isinstance(self.job_status, JobStatus) and self.job_status.finished
+
+    @property
+    def succeeded(self) -> bool:
+        """True when the job ended ``success`` or ``partial``."""
+        return isinstance(self.job_status, JobStatus) and self.job_status.succeeded
+
+    @property
+    def failed(self) -> bool:
+        """True when the job ended ``error`` or ``config_error``."""
+        return isinstance(self.job_status, JobStatus) and self.job_status.failed
 
     @property
     def duration(self) -> timedelta | None:

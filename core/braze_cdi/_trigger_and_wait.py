@@ -35,7 +35,6 @@ from .events import (
     TriggerOutcomeUnknown,
 )
 
-_FAILED = (JobStatus.ERROR, JobStatus.CONFIG_ERROR)
 # How far apart Braze's API servers and job runners may tell the time.
 _CLOCK_TOLERANCE = timedelta(seconds=5)
 
@@ -253,7 +252,7 @@ def _wait(
     except BrazeCDIError as error:
         error.handle = handle  # the sync goes on at Braze: say where to find it
         raise
-    if job.job_status in _FAILED or (fail_on_partial and job.job_status == JobStatus.PARTIAL):
+    if job.failed or (fail_on_partial and job.job_status == JobStatus.PARTIAL):
         hint = {
             JobStatus.CONFIG_ERROR: "The integration's configuration is wrong; check it in the "
             "Braze dashboard.",

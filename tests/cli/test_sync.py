@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
 from braze_cdi import SyncHandle
 from braze_cdi.testing import FakeBraze
 
-from .conftest import Run
+from .conftest import BRAZE_CDI, Run, command_environment
 
 FAST = ("--poll-interval", "0.05")
 RECORD_KEYS = {
@@ -133,3 +139,26 @@ def test_fail_on_partial_turns_a_partial_sync_into_exit_1(braze_cdi: Run, fake: 
     [item] = ran.json()
     assert item["job_status"] == "partial"
     assert item["job"]["rows_failed_with_errors"] == 3
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_board_that_cannot_write_never_breaks_the_sync(fake: FakeBraze, url: str) -> None:
+    # Standard error on /dev/full: every progress line the board prints fails (ENOSPC).
+    integration = fake.add_integration(duration=0.2, rows_synced=1200)
+    environment = command_environment(BRAZE_API_KEY=fake.api_key, BRAZE_REST_ENDPOINT=url)
+
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [str(BRAZE_CDI), "sync", integration.integration_id, "--wait", *FAST, "--json"],
+            stdout=subprocess.PIPE,
+            stderr=full,
+            text=True,
+            env=environment,
+            timeout=60,
+            check=False,
+        )
+
+    assert done.returncode == 0
+    [record] = json.loads(done.stdout)
+    assert (record["job_status"], record["rows_synced"]) == ("success", 1200)
+    assert integration.triggered_jobs == 1

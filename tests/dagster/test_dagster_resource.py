@@ -40,6 +40,33 @@ def test_sync_and_poll_forwards_core_log_lines_to_the_given_log(
     assert all(level == logging.INFO for level, _ in lines)
 
 
+def test_a_log_that_raises_never_breaks_the_sync(
+    fake: FakeBraze, resource: BrazeCDIResource, caplog: pytest.LogCaptureFixture
+) -> None:
+    integration = fake.add_integration(duration=0.1, rows_synced=1200)
+
+    class FullDisk:
+        def log(self, level: int, msg: str) -> None:
+            raise OSError(28, "No space left on device")
+
+    @dg.asset(required_resource_keys={"braze_cdi"})
+    def braze_users(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        result = context.resources.braze_cdi.sync_and_poll(
+            integration.integration_id, log=FullDisk()
+        )
+        return dg.MaterializeResult(metadata=result.record())
+
+    caplog.set_level(logging.WARNING, logger="braze_cdi")
+    result = dg.materialize([braze_users], resources={"braze_cdi": resource})
+
+    assert result.success
+    [materialization] = result.asset_materializations_for_node("braze_users")
+    assert materialization.metadata["rows_synced"].value == 1200
+    assert integration.triggered_jobs == 1
+    [warning] = [r for r in caplog.records if "on_event subscriber raised" in r.getMessage()]
+    assert "OSError" in warning.getMessage()
+
+
 def test_arguments_override_the_resource_settings(
     fake: FakeBraze, resource: BrazeCDIResource
 ) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from prefect import flow
 from prefect.client.schemas.objects import Artifact
 
+import prefect_braze_cdi._events as prefect_events
 from braze_cdi import RetryPolicy, SyncResult
 from braze_cdi.testing import FakeBraze, FakeIntegration
 from prefect_braze_cdi import (
@@ -24,8 +25,9 @@ if TYPE_CHECKING:
     from tests.prefect.conftest import PrefectRecords
 
 POLL = 0.05
-TRIGGERED, SUCCEEDED, FAILED = (
+TRIGGERED, ALREADY_RUNNING, SUCCEEDED, FAILED = (
     "braze.cdi.sync.triggered",
+    "braze.cdi.sync.already_running",
     "braze.cdi.sync.succeeded",
     "braze.cdi.sync.failed",
 )
@@ -127,7 +129,11 @@ def test_events_announce_the_trigger_and_the_success(
     assert [e.event for e in events] == [TRIGGERED, SUCCEEDED]
     resource_id = f"braze.cdi.integration.{integration.integration_id}"
     assert {e.resource.id for e in events} == {resource_id}
-    assert events[0].payload["triggered"] is True
+    assert events[0].payload == {
+        "integration_id": integration.integration_id,
+        "triggered": True,
+        "confirmed_by": "answer",
+    }
     assert events[1].payload == json.loads(json.dumps(state.result().record()))
     related = {r.id for r in events[1].related}
     assert f"prefect.flow-run.{state.state_details.flow_run_id}" in related
@@ -184,7 +190,7 @@ def test_failed_event_waits_until_prefect_gives_up(
     assert failed[0].payload["error"] == "BrazeServerError"
 
 
-def test_adopting_a_running_job_is_not_announced_as_a_trigger(
+def test_adopting_a_running_job_is_announced_as_such_not_as_a_trigger(
     credentials: BrazeCDICredentials,
     integration: FakeIntegration,
     fake: FakeBraze,
@@ -204,8 +210,10 @@ def test_adopting_a_running_job_is_not_announced_as_a_trigger(
     assert state.result().triggered is False
     assert integration.triggered_jobs == 0
     events = prefect_records.events(state, SUCCEEDED)
-    assert [e.event for e in events] == [SUCCEEDED]
-    assert events[0].payload["triggered"] is False
+    assert [e.event for e in events] == [ALREADY_RUNNING, SUCCEEDED]
+    assert events[0].payload["if_running"] == "attach"
+    assert events[0].payload["job"]["job_status"] == "running"
+    assert events[1].payload["triggered"] is False
 
 
 # --- the run log ------------------------------------------------------------------------------
@@ -225,6 +233,34 @@ def test_core_progress_reaches_the_run_log_once_per_state_change(
     assert sum(line.startswith("Triggered a sync of integration") for line in about_it) == 1
     assert sum(line.endswith("is running.") for line in about_it) == 1
     assert sum("ended success: 1,234 rows synced, 0 failed." in line for line in about_it) == 1
+
+
+def test_an_event_prefect_refuses_never_breaks_the_sync(
+    credentials: BrazeCDICredentials,
+    integration: FakeIntegration,
+    prefect_records: PrefectRecords,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Prefect's events API refuses the progress event the subscriber emits mid-sync.
+    emit = prefect_events.emit_event
+
+    def refusing(event: str, **fields: Any) -> Any:
+        if event == TRIGGERED:
+            raise RuntimeError("the events API is down")
+        return emit(event, **fields)
+
+    monkeypatch.setattr(prefect_events, "emit_event", refusing)
+
+    state = trigger_sync_and_wait_for_completion(
+        credentials, integration.integration_id, poll_interval_seconds=POLL, return_state=True
+    )
+
+    assert state.is_completed()
+    assert integration.triggered_jobs == 1
+    lines = prefect_records.logs(state)
+    assert sum("ended success: 1,234 rows synced" in line for line in lines) == 1
+    events = prefect_records.events(state, SUCCEEDED)
+    assert [e.event for e in events] == [SUCCEEDED]
 
 
 # --- the key ----------------------------------------------------------------------------------

@@ -227,21 +227,23 @@ def sync(
                 if wait:
                     return await SyncBoard(stderr_console()).run(
                         integration_ids,
-                        lambda integration_id: client.sync_and_wait(
+                        lambda integration_id, on_event: client.sync_and_wait(
                             integration_id,
                             timeout=timeout,
                             poll_interval=poll_interval,
                             if_running=if_running,
                             fail_on_partial=fail_on_partial,
+                            on_event=on_event,
                         ),
                     )
                 return await SyncBoard(stderr_console(), busy="triggering").run(
                     integration_ids,
-                    lambda integration_id: client.start_sync(
+                    lambda integration_id, on_event: client.start_sync(
                         integration_id,
                         timeout=timeout,
                         poll_interval=poll_interval,
                         if_running=if_running,
+                        on_event=on_event,
                     ),
                 )
 

@@ -64,12 +64,13 @@ async def _sync_all(
     async with AsyncBrazeCDIClient(api_key, url) as client:
         return await SyncBoard(console, names).run(
             list(names),
-            lambda integration_id: client.sync_and_wait(
+            lambda integration_id, on_event: client.sync_and_wait(
                 integration_id,
                 if_running="wait",
                 poll_interval=_POLL_INTERVAL,
                 max_poll_interval=_MAX_POLL_INTERVAL,
                 timeout=60.0,
+                on_event=on_event,
             ),
         )
 

@@ -1,8 +1,9 @@
-"""A live view of syncs in flight, one line per integration, fed by the client's own log.
+"""A live view of syncs in flight, one line per integration, fed by the sync's events.
 
-Each integration's sync runs in its own asyncio task under ``forward_logs``, so the records the
-client logs for that sync (triggered, running, ended ...) land on that integration's line. On a
-terminal the lines update in place; elsewhere (a pipe, a CI log) each record becomes a line.
+Each integration's sync runs in its own asyncio task with its line as the ``on_event``
+subscriber, so what the client tells of that sync (triggered, running, ended ...) lands on that
+integration's line. On a terminal the lines update in place; elsewhere (a pipe, a CI log) each
+event the log would show at INFO or above becomes a line.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TypeVar
 
 from rich.console import Console, RenderableType
@@ -20,7 +21,7 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from .._logging import forward_logs
+from ..events import OnEvent, SyncEvent
 from .output import Outcome, one_line, rows_of, status_of
 
 __all__ = ["SyncBoard"]
@@ -29,7 +30,7 @@ T = TypeVar("T", bound=Outcome)
 
 
 class _Line:
-    """One integration's line; a ``RunLog`` for ``forward_logs``."""
+    """One integration's line; its sync's ``on_event`` subscriber."""
 
     def __init__(self, board: SyncBoard, integration_id: str, label: str) -> None:
         self.board = board
@@ -37,22 +38,23 @@ class _Line:
         self.label = label
         self.started = time.monotonic()
         self.ended: float | None = None
-        self.message = Text()
+        self.message = Text()  # the last event, as the log words it
+        self.event = Text()  # ... and without the name the line already shows
         self.outcome: Outcome | None = None
         self.spinner = Spinner("dots", style="cyan")
 
-    def log(self, level: int, msg: str) -> None:
-        text = one_line(msg).replace(self.integration_id, self.label)
-        self.message = Text(text, style="yellow" if level >= logging.WARNING else "")
+    def on_event(self, event: SyncEvent) -> None:
+        level = event.level
+        if level is None or level < logging.INFO:
+            return
+        style = "yellow" if level >= logging.WARNING else ""
+        self.message = Text(self._named(event.message(self.label)), style=style)
+        self.event = Text(self._named(event.summary), style=style)
         self.board.changed(self)
 
-    @property
-    def event(self) -> Text:
-        """The last message, without the name the line already shows."""
-        prefix = f"Integration {self.label}: "
-        if self.message.plain.startswith(prefix):
-            return self.message[len(prefix) :]
-        return self.message
+    def _named(self, text: str) -> str:
+        # An error Braze or the client worded may name the integration by its id too.
+        return one_line(text).replace(self.integration_id, self.label)
 
     @property
     def elapsed(self) -> float:
@@ -71,7 +73,7 @@ class SyncBoard:
         >>> import asyncio
         >>> from braze_cdi import SyncHandle
         >>> from rich.console import Console
-        >>> async def trigger(integration_id):
+        >>> async def trigger(integration_id, on_event):
         ...     return SyncHandle(integration_id=integration_id, triggered=True)
         >>> board = SyncBoard(Console(force_terminal=False), {"abc": "users"}, busy="triggering")
         >>> handles = asyncio.run(board.run(["abc"], trigger))
@@ -90,22 +92,28 @@ class SyncBoard:
         self._live: Live | None = None
 
     async def run(
-        self, integration_ids: Sequence[str], work: Callable[[str], Awaitable[T]]
+        self, integration_ids: Sequence[str], work: Callable[[str, OnEvent], Awaitable[T]]
     ) -> list[T | Exception]:
-        """``work(id)`` for every id at once; every outcome (result or error) in input order."""
+        """``work(id, on_event)`` for every id at once, ``on_event`` feeding the id's line;
+        every outcome (result or error) in input order."""
         self.lines = [_Line(self, i, self.labels.get(i, i)) for i in integration_ids]
         with self._showing():
             return list(await asyncio.gather(*(self._one(line, work) for line in self.lines)))
 
-    async def _one(self, line: _Line, work: Callable[[str], Awaitable[T]]) -> T | Exception:
+    async def _one(
+        self, line: _Line, work: Callable[[str, OnEvent], Awaitable[T]]
+    ) -> T | Exception:
         outcome: T | Exception
-        with forward_logs(line):
-            try:
-                outcome = await work(line.integration_id)
-            except Exception as error:  # every outcome is shown, none cancels the others
-                outcome = error
+        try:
+            outcome = await work(line.integration_id, line.on_event)
+        except Exception as error:  # every outcome is shown, none cancels the others
+            outcome = error
         line.outcome, line.ended = outcome, time.monotonic()
-        self.changed(line)
+        # The board only shows: a console that cannot be written to (standard error on a full
+        # disk, a closed pipe) changes no outcome. Inside a sync, the core's subscriber rule
+        # holds the same for the line's on_event.
+        with suppress(OSError):
+            self.changed(line)
         return outcome
 
     def changed(self, line: _Line) -> None:
