@@ -2,6 +2,12 @@
 
 The framework-neutral core. It depends on httpx and pydantic only; the Prefect and Dagster
 adapters (``prefect_braze_cdi``, ``dagster_braze_cdi``) and the ``braze-cdi`` command build on it.
+
+Architecture (``docs/architecture.md``; its layers are import-linter contracts): the operations
+(``_trigger_and_wait``, ``_listing``, ``_retry``, ``_protocol``) decide everything without I/O,
+as generators that yield effects (``Send``, ``Sleep``, ``Emit``, ``Notify`` of a
+``braze_cdi.events`` event); the clients of ``_client`` only carry the effects out. This module
+re-exports the public names, which with ``events`` and ``testing`` are all the adapters import.
 """
 
 from ._client import AsyncBrazeCDIClient, BrazeCDIClient

@@ -11,8 +11,8 @@ import pytest
 from .conftest import PAGES, ROOT
 
 # python: run; console, bash: braze-cdi command lines parsed; yaml: loaded by what reads it;
-# text, json: output shown to the reader.
-KNOWN = {"python", "console", "bash", "yaml", "text", "json"}
+# text, json: output shown to the reader; mermaid: a diagram the docs site draws.
+KNOWN = {"python", "console", "bash", "yaml", "text", "json", "mermaid"}
 FENCE = re.compile(r"^[ \t]*(?:```|~~~)[ \t]*(\S*)[^\n]*\n", re.MULTILINE)
 
 
