@@ -134,6 +134,9 @@ def start_sync(
             continue
         if ctx.clock.monotonic() >= deadline:
             raise _not_started(integration_id, None)
+        # The job waited for is older than the trigger's even when this look no longer lists
+        # it (an empty or partial list from a lagging replica).
+        newest = _later(newest, ended)
         handle = SyncHandle(
             integration_id=integration_id,
             previous_job=newest,
@@ -340,6 +343,13 @@ def _after(job: SyncJob | None) -> datetime | None:
 
 def _start(job: SyncJob) -> datetime:
     return job.sync_start_time or BEGINNING
+
+
+def _later(first: SyncJob | None, second: SyncJob | None) -> SyncJob | None:
+    """The one of two jobs that started later (either, when one is missing)."""
+    if first is None or second is None:
+        return first or second
+    return second if _start(second) > _start(first) else first
 
 
 def _newer(jobs: list[SyncJob], where: SyncHandle) -> list[SyncJob]:

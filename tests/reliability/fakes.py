@@ -27,10 +27,15 @@ class ScriptedBraze(FakeBraze):
         super().__init__(**options)  # type: ignore[arg-type]
         self.script: list[Step] = []
 
+    without_date = False  # answer without a Date header (Braze documents none)
+
     def reply(self, request: httpx.Request) -> Reply:
         for step in self.script:
             step(request)
-        return super().reply(request)
+        reply = super().reply(request)
+        if self.without_date and reply.response is not None:
+            del reply.response.headers["Date"]
+        return reply
 
 
 def vanish_once_listed(fake: FakeBraze, integration_id: str) -> Step:

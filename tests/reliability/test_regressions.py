@@ -140,3 +140,32 @@ def test_a_job_older_than_the_trigger_is_never_its_result(
     started = result.job.sync_start_time.timestamp()
     assert started > scheduled.start + 1, "the result is a job that started before the trigger"
     assert result.triggered and integration.triggered_jobs == 1
+
+
+def test_the_job_waited_for_is_never_the_result_when_a_look_misses_it(
+    fake: ScriptedBraze, url: str, clock: FakeClock
+) -> None:
+    # Hypothesis found it: a job of Braze's schedule runs, ends, and the next look at the job
+    # list comes back empty (a lagging replica); the trigger's job was then looked for after
+    # nothing, and the scheduled job, listed again, passed for it. Without a Date header
+    # (Braze documents none) nothing else tells the two jobs apart.
+    integration = fake.add_integration(duration=300.0)
+    scheduled = fake.start_job(integration.integration_id, duration=30.0)
+    path = f"/cdi/integrations/{integration.integration_id}/job_sync_status"
+    looks_since_it_ended = 0
+
+    def miss_it_once(request: httpx.Request) -> None:
+        nonlocal looks_since_it_ended
+        if request.url.path == path and clock.time() >= scheduled.start + scheduled.duration:
+            looks_since_it_ended += 1
+            scheduled.hidden = looks_since_it_ended == 2  # the look just before the trigger
+
+    fake.script.append(miss_it_once)
+    fake.without_date = True
+
+    with _client(fake, url) as client:
+        result = client.sync_and_wait(integration.integration_id, poll_interval=10.0)
+
+    assert result.job.sync_start_time is not None
+    assert result.job.sync_start_time.timestamp() > scheduled.start + 1
+    assert result.triggered and integration.triggered_jobs == 1
