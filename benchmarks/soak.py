@@ -46,8 +46,8 @@ HTTP_TIMEOUT = 1.0
 LIMITS = RateLimits(
     trigger=RateLimit(50, 1.0), list=RateLimit(50, 1.0), status=RateLimit(2000, 1.0)
 )
-RETRY = RetryPolicy(max_attempts=5, initial_delay=0.05, max_delay=0.5, deadline=20.0)
-WAIT = {"poll_interval": 0.05, "max_poll_interval": 0.2, "timeout": 60.0}
+RETRY = RetryPolicy(max_attempts=5, initial_delay=0.05, max_delay=0.5, max_duration=20.0)
+WAIT = {"poll_interval": 0.05, "max_poll_interval": 0.2, "max_wait": 60.0}
 
 #: What goes wrong with a faulty request, as ``FakeBraze.inject`` options. A 2xx that replaces
 #: the answer takes effect (Braze did what it said); the others may or may not have.
@@ -175,7 +175,7 @@ class Memory:
 
 async def _soak(remote: Served) -> tuple[list[tuple[str, float | None]], Memory, float]:
     async with AsyncBrazeCDIClient(
-        remote.api_key, remote.url, rate_limits=LIMITS, retry=RETRY, timeout=HTTP_TIMEOUT
+        remote.api_key, remote.url, rate_limits=LIMITS, retry=RETRY, request_timeout=HTTP_TIMEOUT
     ) as client:
         await client.sync_many(remote.warm_up, max_concurrency=CONCURRENCY, **WAIT)
         before = await _settled()

@@ -25,7 +25,7 @@ def _sync(duration: float) -> tuple[int, float]:
     integration = fake.add_integration(history=3, duration=duration)
     with BrazeCDIClient(fake.api_key, "US-01", transport=fake, clock=clock) as client:
         result = client.sync_and_wait(
-            integration.integration_id, poll_interval=POLL, timeout=duration * 2 + 3600
+            integration.integration_id, poll_interval=POLL, max_wait=duration * 2 + 3600
         )
     assert fake.count("status") == result.status_calls
     return result.status_calls, result.waited_seconds - duration

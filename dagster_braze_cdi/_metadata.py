@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from braze_cdi import BrazeCDIError, SyncFailed, SyncJob, SyncTimeout
+from braze_cdi import BrazeCDIError, Surface, SyncFailed, SyncJob, SyncTimeout
 
 __all__ = ["Row", "failure_for", "job_record"]
 
@@ -17,8 +17,9 @@ def job_record(integration_id: str, job: SyncJob) -> Row:
     return {"integration_id": integration_id, **job.record()}
 
 
-def failure_for(error: BrazeCDIError) -> dg.Failure:
-    """A ``dg.Failure`` that says what went wrong and carries the job as Braze reported it.
+def failure_for(error: BrazeCDIError, hints_for: Surface = "python") -> dg.Failure:
+    """A ``dg.Failure`` that says what went wrong, its hint spelled for ``hints_for`` (Python
+    code, or the component's YAML), and carries the job as Braze reported it.
 
     Dagster retries the step (under a retry policy) only when the core says the error is
     retryable.
@@ -35,4 +36,6 @@ def failure_for(error: BrazeCDIError) -> dg.Failure:
     if error.handle is not None:
         # Braze cannot cancel a sync: the handle lets a later step wait for the same job.
         metadata["handle"] = error.handle.model_dump_json()
-    return dg.Failure(description=str(error), metadata=metadata, allow_retries=error.retryable)
+    return dg.Failure(
+        description=error.describe(hints_for), metadata=metadata, allow_retries=error.retryable
+    )

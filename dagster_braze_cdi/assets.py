@@ -4,7 +4,7 @@ from collections.abc import Iterable, Iterator
 
 import dagster as dg
 
-from braze_cdi import BrazeCDIError, SyncFailed, SyncJob, check_integration_id
+from braze_cdi import BrazeCDIError, Surface, SyncFailed, SyncJob, check_integration_id
 
 from ._metadata import failure_for
 from ._types import AssetDepLike, AssetKeyLike
@@ -117,8 +117,10 @@ def sync_asset_from_spec(
     blocking_checks: bool = False,
     resource_key: str = "braze_cdi",
     pool: str | None = "braze_cdi",
+    hints_for: Surface = "python",
 ) -> dg.AssetsDefinition:
-    """``build_braze_cdi_sync_asset`` for a ready ``dg.AssetSpec`` (the component's way)."""
+    """``build_braze_cdi_sync_asset`` for a ready ``dg.AssetSpec`` (the component's way, whose
+    failures spell their hints for YAML with ``hints_for="yaml"``)."""
     check_integration_id(integration_id)
     check_max_failed_rows(max_failed_rows)
     spec = spec.merge_attributes(
@@ -161,9 +163,9 @@ def sync_asset_from_spec(
             )
         except SyncFailed as error:
             yield from checks(error.job, fails_on_partial)
-            raise failure_for(error) from error
+            raise failure_for(error, hints_for) from error
         except BrazeCDIError as error:
-            raise failure_for(error) from error
+            raise failure_for(error, hints_for) from error
         yield dg.MaterializeResult(
             asset_key=key,
             metadata=result.record(),

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import dagster as dg
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from braze_cdi import accept_renamed
 
 from .assets import sync_asset_from_spec
 from .checks import build_braze_cdi_job_checks
@@ -47,21 +49,27 @@ SecretOrEnvVar = Annotated[
 class JobChecks(dg.Model, dg.Resolvable):
     """Settings of the checks on Braze's job history (see ``build_braze_cdi_job_checks``)."""
 
-    max_age_hours: float = Field(24.0, gt=0, description="How old the latest success may be.")
-    max_failed_rows: int = Field(0, ge=0, description="Failed rows the latest job may have.")
+    max_age_hours: float = Field(
+        default=24.0, gt=0, description="How old the latest success may be."
+    )
+    max_failed_rows: int = Field(
+        default=0, ge=0, description="Failed rows the latest job may have."
+    )
 
 
 class SyncSensor(dg.Model, dg.Resolvable):
     """Settings of the sensor that records syncs Braze ran on its own schedule."""
 
-    minimum_interval_seconds: int = Field(300, gt=0, description="Seconds between two ticks.")
+    minimum_interval_seconds: int = Field(
+        default=300, gt=0, description="Seconds between two ticks."
+    )
 
 
 class ScaffoldParams(BaseModel):
     """What ``dg scaffold defs dagster_braze_cdi.BrazeCDISyncComponent PATH`` can fill in."""
 
-    integration_id: str | None = Field(None, description="The Braze integration to sync.")
-    asset_key: str | None = Field(None, description="The asset key, such as braze/users.")
+    integration_id: str | None = Field(default=None, description="The Braze integration to sync.")
+    asset_key: str | None = Field(default=None, description="The asset key, such as braze/users.")
 
 
 class BrazeCDISyncScaffolder(dg.Scaffolder[ScaffoldParams]):
@@ -158,18 +166,43 @@ class BrazeCDISyncComponent(dg.Component, dg.Resolvable, dg.Model):
     api_key: SecretOrEnvVar
     rest_endpoint: SecretOrEnvVar
     poll_interval: float = Field(
-        10.0, gt=0, description="Seconds between two looks at a running job."
+        default=10.0, gt=0, description="Seconds between two looks at a running job."
     )
-    poll_timeout: float = Field(3600.0, gt=0, description="Seconds a sync may take in all.")
+    max_wait: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Seconds a sync may take in all, waiting for a running job included.",
+    )
     if_running: Literal["wait", "attach", "fail"] = Field(
-        "wait", description="When a job is running already: wait for it, attach to it, or fail."
+        default="wait",
+        description="When a job is running already: wait for it, attach to it, or fail.",
     )
-    fail_on_partial: bool = Field(False, description="Fail when the job ends partial.")
-    max_failed_rows: int = Field(0, ge=0, description="Failed rows braze_cdi_failed_rows allows.")
-    blocking_checks: bool = Field(False, description="Failed checks stop downstream assets.")
-    pool: str | None = Field("braze_cdi", description="The concurrency pool of the sync step.")
-    job_checks: JobChecks | None = Field(None, description="Add checks on Braze's job history.")
-    sensor: SyncSensor | None = Field(None, description="Add the sensor of Braze-run syncs.")
+    fail_on_partial: bool = Field(default=False, description="Fail when the job ends partial.")
+    max_failed_rows: int = Field(
+        default=0, ge=0, description="Failed rows braze_cdi_failed_rows allows."
+    )
+    blocking_checks: bool = Field(
+        default=False, description="Failed checks stop downstream assets."
+    )
+    pool: str | None = Field(
+        default="braze_cdi", description="The concurrency pool of the sync step."
+    )
+    job_checks: JobChecks | None = Field(
+        default=None, description="Add checks on Braze's job history."
+    )
+    sensor: SyncSensor | None = Field(
+        default=None, description="Add the sensor of Braze-run syncs."
+    )
+    poll_timeout: float | None = Field(default=None, gt=0, description="Deprecated: use max_wait.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        # A defs.yaml written before the rename still loads, with the warning.
+        if isinstance(data, dict) and data.get("poll_timeout") is not None:
+            data = dict(data)
+            accept_renamed(data, {"poll_timeout": "max_wait"}, of="BrazeCDISyncComponent")
+        return data
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         """The asset, its checks, the sensor if asked for, and the resource they use."""
@@ -179,7 +212,7 @@ class BrazeCDISyncComponent(dg.Component, dg.Resolvable, dg.Model):
             api_key=self.api_key,
             rest_endpoint=self.rest_endpoint,
             poll_interval=self.poll_interval,
-            poll_timeout=self.poll_timeout,
+            max_wait=self.max_wait,
             if_running=self.if_running,
             fail_on_partial=self.fail_on_partial,
         )
@@ -190,6 +223,7 @@ class BrazeCDISyncComponent(dg.Component, dg.Resolvable, dg.Model):
             blocking_checks=self.blocking_checks,
             resource_key=resource_key,
             pool=self.pool,
+            hints_for="yaml",  # its failures name settings as this file writes them
         )
         checks: list[dg.AssetChecksDefinition] = []
         if self.job_checks is not None:

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import dagster as dg
-from pydantic import Field, PrivateAttr
+from pydantic import Field, PrivateAttr, model_validator
 
-from braze_cdi import AsyncBrazeCDIClient, BrazeCDIClient, RetryPolicy, SyncResult
+from braze_cdi import (
+    AsyncBrazeCDIClient,
+    BrazeCDIClient,
+    RetryPolicy,
+    SyncResult,
+    accept_renamed,
+)
 from braze_cdi.events import RunLog, log_to
 
 __all__ = ["BrazeCDIResource"]
 
 IfRunning = Literal["wait", "attach", "fail"]
 T = TypeVar("T")
+
+# Deprecated field names, and their new names: the old ones still work, with a warning.
+_RENAMED = {"retry_deadline": "retry_max_duration", "poll_timeout": "max_wait"}
 
 
 # Dagster types ConfigurableResource as generic for type checkers only.
@@ -35,9 +44,11 @@ class BrazeCDIResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         retry_max_attempts: Attempts per API call, the first included.
         retry_initial_delay: Backoff in seconds before the second attempt.
         retry_max_delay: Longest backoff in seconds between two attempts.
-        retry_deadline: Seconds one API call may take, retries included.
+        retry_max_duration: Seconds one API call may take, retries included.
         poll_interval: Seconds between two looks at a running job (slowing gently to 60 s).
-        poll_timeout: Seconds a sync may take, waiting for a running job included.
+        max_wait: Seconds a sync may take, waiting for a running job included.
+        retry_deadline: Deprecated: use ``retry_max_duration``.
+        poll_timeout: Deprecated: use ``max_wait``.
         if_running: When the integration is syncing already: ``"wait"`` for that job, then
             trigger; ``"attach"`` to adopt it; ``"fail"`` to fail.
         fail_on_partial: Fail when the job ends ``partial`` (some rows failed).
@@ -92,20 +103,41 @@ class BrazeCDIResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     retry_max_delay: float = Field(
         default=30.0, description="Longest backoff between two attempts."
     )
-    retry_deadline: float = Field(
+    retry_max_duration: float = Field(
         default=300.0, description="Seconds one call may take, with retries."
     )
     poll_interval: float = Field(
         default=10.0, description="Seconds between two looks at a running job."
     )
-    poll_timeout: float = Field(default=3600.0, description="Seconds a sync may take in all.")
+    max_wait: float = Field(default=3600.0, description="Seconds a sync may take in all.")
     if_running: IfRunning = Field(
         default="wait",
         description="When a job is running already: wait for it, attach to it, or fail.",
     )
     fail_on_partial: bool = Field(default=False, description="Fail when the job ends partial.")
+    retry_deadline: float | None = Field(
+        default=None, description="Deprecated: use retry_max_duration."
+    )
+    poll_timeout: float | None = Field(default=None, description="Deprecated: use max_wait.")
 
     _run_log: RunLog | None = PrivateAttr(default=None)
+
+    if not TYPE_CHECKING:  # type checkers keep the constructor of the fields
+
+        def __init__(self, **config: Any) -> None:
+            # The deprecated fields move to their new names before Dagster records the
+            # configuration it rebuilds the resource from in a run; they stay None.
+            accept_renamed(config, _RENAMED, of="BrazeCDIResource", stacklevel=2)
+            super().__init__(**config)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        # The same for a resource validated from a dict rather than constructed.
+        if isinstance(data, dict) and any(data.get(old) is not None for old in _RENAMED):
+            data = dict(data)
+            accept_renamed(data, _RENAMED, of="BrazeCDIResource", stacklevel=3)
+        return data
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # Code that calls sync_and_poll without log= still reports to the run's log.
@@ -129,7 +161,12 @@ class BrazeCDIResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             >>> str(latest.job_status)
             'success'
         """
-        return BrazeCDIClient(self.api_key, self.rest_endpoint, **self._client_options())
+        return BrazeCDIClient(
+            self.api_key,
+            self.rest_endpoint,
+            retry=self._retry_policy(),
+            request_timeout=self.request_timeout,
+        )
 
     def get_async_client(self) -> AsyncBrazeCDIClient:
         """A new async client with this configuration; use it with ``async with``.
@@ -152,7 +189,12 @@ class BrazeCDIResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             >>> [str(result.job_status) for result in results]
             ['success', 'success', 'success']
         """
-        return AsyncBrazeCDIClient(self.api_key, self.rest_endpoint, **self._client_options())
+        return AsyncBrazeCDIClient(
+            self.api_key,
+            self.rest_endpoint,
+            retry=self._retry_policy(),
+            request_timeout=self.request_timeout,
+        )
 
     def sync_and_poll(
         self,
@@ -160,9 +202,10 @@ class BrazeCDIResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         *,
         log: RunLog | None = None,
         poll_interval: float | None = None,
-        poll_timeout: float | None = None,
+        max_wait: float | None = None,
         if_running: IfRunning | None = None,
         fail_on_partial: bool | None = None,
+        poll_timeout: float | None = None,
     ) -> SyncResult:
         """Trigger a sync of the integration and wait for its job to finish.
 
@@ -173,16 +216,17 @@ class BrazeCDIResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             log: Where the sync's progress is logged, such as ``context.log`` (by default the
                 run's log, when the resource was set up by a run).
             poll_interval: Seconds between two looks at the running job.
-            poll_timeout: Seconds the whole sync may take.
+            max_wait: Seconds the whole sync may take.
             if_running: What to do when the integration is syncing already.
             fail_on_partial: Raise ``SyncFailed`` when the job ends ``partial``.
+            poll_timeout: Deprecated: use ``max_wait``.
 
         Returns:
             How the sync ended; ``result.record()`` is the flat row of its facts.
 
         Raises:
             SyncFailed: the job ended ``error`` or ``config_error`` (or ``partial``, if asked).
-            SyncTimeout: ``poll_timeout`` ran out; Braze's job goes on.
+            SyncTimeout: ``max_wait`` ran out; Braze's job goes on.
             BrazeCDIError: any other failure, typed (see ``braze_cdi``'s error tree).
 
         Examples:
@@ -198,27 +242,26 @@ class BrazeCDIResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             >>> result.record()["rows_synced"], result.record()["triggered"]
             (1200, True)
         """
+        waits = {"max_wait": max_wait, "poll_timeout": poll_timeout}
+        accept_renamed(waits, {"poll_timeout": "max_wait"}, of="sync_and_poll", stacklevel=2)
         run_log = log if log is not None else self._run_log
         with self.get_client() as client:
             return client.sync_and_wait(
                 integration_id,
                 poll_interval=_given(poll_interval, self.poll_interval),
-                timeout=_given(poll_timeout, self.poll_timeout),
+                max_wait=_given(waits["max_wait"], self.max_wait),
                 if_running=_given(if_running, self.if_running),
                 fail_on_partial=_given(fail_on_partial, self.fail_on_partial),
                 on_event=None if run_log is None else log_to(run_log),
             )
 
-    def _client_options(self) -> dict[str, object]:
-        return {
-            "retry": RetryPolicy(
-                max_attempts=self.retry_max_attempts,
-                initial_delay=self.retry_initial_delay,
-                max_delay=self.retry_max_delay,
-                deadline=self.retry_deadline,
-            ),
-            "timeout": self.request_timeout,
-        }
+    def _retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            max_attempts=self.retry_max_attempts,
+            initial_delay=self.retry_initial_delay,
+            max_delay=self.retry_max_delay,
+            max_duration=self.retry_max_duration,
+        )
 
 
 def _given(value: T | None, default: T) -> T:

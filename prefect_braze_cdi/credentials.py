@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from prefect.blocks.abstract import CredentialsBlock
-from pydantic import Field, HttpUrl, SecretStr, field_validator
+from typing import Any
 
-from braze_cdi import AsyncBrazeCDIClient, BrazeCDIClient, RetryPolicy, resolve_rest_endpoint
+from prefect.blocks.abstract import CredentialsBlock
+from pydantic import Field, HttpUrl, SecretStr, field_validator, model_validator
+
+from braze_cdi import (
+    AsyncBrazeCDIClient,
+    BrazeCDIClient,
+    RetryPolicy,
+    accept_renamed,
+    resolve_rest_endpoint,
+)
 
 __all__ = ["BrazeCDICredentials"]
 
@@ -75,7 +83,7 @@ class BrazeCDICredentials(CredentialsBlock):
             "https://rest.iad-01.braze.com, a host, or an instance name such as US-01."
         ),
     )
-    timeout: float = Field(
+    request_timeout: float = Field(
         default=30.0,
         gt=0,
         title="Request Timeout",
@@ -89,6 +97,18 @@ class BrazeCDICredentials(CredentialsBlock):
             "task fails."
         ),
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        # Blocks saved before the rename hold ``timeout``: they still load, with the warning
+        # (pointed at BrazeCDICredentials(...) in code, past Block's __init__ and pydantic's).
+        if isinstance(data, dict) and "timeout" in data:
+            data = dict(data)
+            accept_renamed(
+                data, {"timeout": "request_timeout"}, of="BrazeCDICredentials", stacklevel=4
+            )
+        return data
 
     @field_validator("rest_endpoint")
     @classmethod
@@ -115,7 +135,10 @@ class BrazeCDICredentials(CredentialsBlock):
             'success'
         """
         return BrazeCDIClient(
-            self.api_key, self.rest_endpoint, retry=self.retry, timeout=self.timeout
+            self.api_key,
+            self.rest_endpoint,
+            retry=self.retry,
+            request_timeout=self.request_timeout,
         )
 
     def get_async_client(self) -> AsyncBrazeCDIClient:
@@ -140,5 +163,8 @@ class BrazeCDICredentials(CredentialsBlock):
             'success'
         """
         return AsyncBrazeCDIClient(
-            self.api_key, self.rest_endpoint, retry=self.retry, timeout=self.timeout
+            self.api_key,
+            self.rest_endpoint,
+            retry=self.retry,
+            request_timeout=self.request_timeout,
         )

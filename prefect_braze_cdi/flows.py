@@ -3,13 +3,18 @@
 ``trigger_sync_and_wait_for_completion`` is a sync flow; ``atrigger_sync_and_wait_for_completion``
 is the same flow for async code (``await`` it). Both run the tasks of ``prefect_braze_cdi.tasks``,
 so they retry, log, record an artifact and emit events in the same way.
+
+``max_wait_seconds`` bounds the whole flow: the trigger task may spend it waiting for a running
+job (``if_running="wait"``), and the wait task gets only what is left.
 """
 
 from __future__ import annotations
 
+import time
+
 from prefect import flow
 
-from braze_cdi import IfRunning, SyncResult
+from braze_cdi import IfRunning, SyncHandle, SyncResult, SyncTimeout
 
 from ._artifacts import check_artifact_key
 from .credentials import BrazeCDICredentials
@@ -46,8 +51,12 @@ def trigger_sync_and_wait_for_completion(
         braze_cdi_credentials: The workspace's credentials block.
         integration_id: The integration to sync (from its page in the Braze dashboard).
         poll_interval_seconds: Seconds between polls at first.
-        max_wait_seconds: How long the wait for the sync may take; with ``if_running="wait"``
-            the same bound applies, separately, to waiting for a running job to end first.
+        max_wait_seconds: How long the whole flow may wait, from its start: waiting for a
+            running job to end first (``if_running="wait"``) and then for the sync's own job.
+            The wait task gets only what the trigger task left; when nothing is left, the flow
+            fails at once with ``SyncTimeout`` (no poll), its ``handle`` ready to wait again.
+            (Only Prefect's retries of the trigger task after a retryable error can take
+            longer: each attempt may wait for the running job anew.)
         if_running: When the integration is syncing already: ``"wait"`` for that job to end,
             then trigger; ``"attach"`` to adopt it; ``"fail"`` to fail.
         fail_on_partial: Fail when the job ends ``partial`` (some rows failed).
@@ -72,6 +81,7 @@ def trigger_sync_and_wait_for_completion(
         >>> str(result.job_status), result.job.rows_synced
         ('success', 1200)
     """
+    began = time.monotonic()
     check_artifact_key(artifact_key)
     handle = trigger_sync(
         braze_cdi_credentials,
@@ -85,7 +95,7 @@ def trigger_sync_and_wait_for_completion(
         braze_cdi_credentials,
         handle,
         poll_interval_seconds=poll_interval_seconds,
-        max_wait_seconds=max_wait_seconds,
+        max_wait_seconds=_time_left(handle, max_wait_seconds, began),
         fail_on_partial=fail_on_partial,
         create_artifact=create_artifact,
         artifact_key=artifact_key,
@@ -128,6 +138,7 @@ async def atrigger_sync_and_wait_for_completion(
         >>> str(result.job_status)
         'success'
     """
+    began = time.monotonic()
     check_artifact_key(artifact_key)
     handle = await atrigger_sync(
         braze_cdi_credentials,
@@ -141,8 +152,26 @@ async def atrigger_sync_and_wait_for_completion(
         braze_cdi_credentials,
         handle,
         poll_interval_seconds=poll_interval_seconds,
-        max_wait_seconds=max_wait_seconds,
+        max_wait_seconds=_time_left(handle, max_wait_seconds, began),
         fail_on_partial=fail_on_partial,
         create_artifact=create_artifact,
         artifact_key=artifact_key,
+    )
+
+
+def _time_left(handle: SyncHandle, max_wait_seconds: float, began: float) -> float:
+    """What the flow's ``max_wait_seconds`` leaves the wait task, since ``began``
+    (``time.monotonic``); a ``SyncTimeout`` at once when nothing is left."""
+    left = max_wait_seconds - (time.monotonic() - began)
+    if left > 0:
+        return left
+    started = "started" if handle.triggered else "adopted"
+    raise SyncTimeout(
+        f"The wait for integration {handle.integration_id} ran out: the flow's "
+        f"max_wait_seconds ({max_wait_seconds:g} s) were spent before the sync it {started} "
+        "could be waited for. Braze has no cancel call, so the job goes on; wait again with "
+        "the handle (wait_for_sync).",
+        integration_id=handle.integration_id,
+        job=None,
+        handle=handle,
     )

@@ -108,7 +108,7 @@ def trigger_sync(
         return client.start_sync(
             integration_id,
             if_running=if_running,
-            timeout=max_wait_seconds,
+            max_wait=max_wait_seconds,
             poll_interval=poll_interval_seconds,
             on_event=on_event,
         )
@@ -152,7 +152,7 @@ async def atrigger_sync(
             return await client.start_sync(
                 integration_id,
                 if_running=if_running,
-                timeout=max_wait_seconds,
+                max_wait=max_wait_seconds,
                 poll_interval=poll_interval_seconds,
                 on_event=on_event,
             )
@@ -222,7 +222,7 @@ def wait_for_sync(
         result = client.wait_for_sync(
             handle,
             poll_interval=poll_interval_seconds,
-            timeout=max_wait_seconds,
+            max_wait=max_wait_seconds,
             fail_on_partial=fail_on_partial,
             on_event=on_event,
         )
@@ -273,7 +273,7 @@ async def await_for_sync(
             result = await client.wait_for_sync(
                 handle,
                 poll_interval=poll_interval_seconds,
-                timeout=max_wait_seconds,
+                max_wait=max_wait_seconds,
                 fail_on_partial=fail_on_partial,
                 on_event=on_event,
             )

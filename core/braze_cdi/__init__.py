@@ -10,8 +10,9 @@ as generators that yield effects (``Send``, ``Sleep``, ``Emit``, ``Notify`` of a
 re-exports the public names, which with ``events`` and ``testing`` are all the adapters import.
 """
 
+from . import _httpx  # noqa: F401  # first: httpx without its command line (see there)
 from ._client import AsyncBrazeCDIClient, BrazeCDIClient
-from ._config import INSTANCES, check_integration_id, resolve_rest_endpoint
+from ._config import INSTANCES, accept_renamed, check_integration_id, resolve_rest_endpoint
 from ._errors import (
     BrazeAPIError,
     BrazeAuthenticationError,
@@ -21,8 +22,11 @@ from ._errors import (
     BrazeRateLimited,
     BrazeServerError,
     BrazeTransportError,
+    Hint,
     IntegrationNotFound,
     InvalidIntegrationId,
+    Setting,
+    Surface,
     SyncAlreadyRunning,
     SyncFailed,
     SyncTimeout,
@@ -44,6 +48,7 @@ __all__ = [
     "BrazeRateLimited",
     "BrazeServerError",
     "BrazeTransportError",
+    "Hint",
     "IfRunning",
     "Integration",
     "IntegrationNotFound",
@@ -52,6 +57,8 @@ __all__ = [
     "RateLimit",
     "RateLimits",
     "RetryPolicy",
+    "Setting",
+    "Surface",
     "SyncAlreadyRunning",
     "SyncFailed",
     "SyncHandle",
@@ -59,6 +66,7 @@ __all__ = [
     "SyncResult",
     "SyncTimeout",
     "__version__",
+    "accept_renamed",
     "check_integration_id",
     "resolve_rest_endpoint",
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import AsyncIterator, Generator, Iterable, Iterator
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -16,7 +17,13 @@ import httpx
 from pydantic import SecretStr
 
 from ._clock import SYSTEM_CLOCK, Clock
-from ._config import check_integration_id, resolve_rest_endpoint
+from ._config import (
+    accept_renamed,
+    check_integration_id,
+    renamed_keywords,
+    renamed_message,
+    resolve_rest_endpoint,
+)
 from ._errors import BrazeConfigError
 from ._exchange import ACCEPT_ENCODING, BodyReader, ClientClosed, NoAnswer
 from ._listing import every_item, jobs_since, scan_jobs
@@ -58,13 +65,14 @@ _IF_RUNNING = ("wait", "attach", "fail")
 class _Client(Generic[H]):
     """Configuration, validation and the operations, shared by both clients."""
 
+    @renamed_keywords(timeout="request_timeout")
     def __init__(
         self,
         api_key: str | SecretStr | None,
         rest_endpoint: str,
         *,
         retry: RetryPolicy | None = None,
-        timeout: float = 30.0,
+        request_timeout: float = 30.0,
         rate_limits: RateLimits | None = RateLimits(),  # noqa: B008 (immutable)
         transport: Any = None,
         clock: Clock | None = None,
@@ -72,9 +80,9 @@ class _Client(Generic[H]):
         # First, and nothing here can fail: from now on no frame holds the key in plain text.
         api_key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)  # type: ignore[arg-type]
         api_key = secret_api_key(api_key)
-        if not (isinstance(timeout, int | float) and timeout > 0):
+        if not (isinstance(request_timeout, int | float) and request_timeout > 0):
             raise BrazeConfigError(
-                f"timeout must be a positive number of seconds, not {timeout!r}."
+                f"request_timeout must be a positive number of seconds, not {request_timeout!r}."
             )
         if not isinstance(retry, RetryPolicy | None):
             raise BrazeConfigError(f"retry must be a RetryPolicy, not {type(retry).__name__}.")
@@ -84,7 +92,7 @@ class _Client(Generic[H]):
             )
         self.rest_endpoint = resolve_rest_endpoint(rest_endpoint)
         self.retry = retry if retry is not None else RetryPolicy()
-        self.timeout = float(timeout)
+        self.request_timeout = float(request_timeout)
         self.rate_limits = rate_limits
         self._redact = Redactor(api_key)
         self._clock: Clock = clock if clock is not None else SYSTEM_CLOCK
@@ -100,7 +108,7 @@ class _Client(Generic[H]):
                 "Content-Type": "application/json",
                 "User-Agent": f"braze-cdi/{__version__}",
             },
-            "timeout": self.timeout,
+            "timeout": self.request_timeout,
             "follow_redirects": False,
             "transport": transport,
         }
@@ -109,11 +117,22 @@ class _Client(Generic[H]):
     def _open(self) -> H:
         raise NotImplementedError
 
+    @property
+    def timeout(self) -> float:
+        """Deprecated: ``request_timeout``, its new name."""
+        warnings.warn(
+            renamed_message("timeout", "request_timeout", of=type(self).__name__),
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.request_timeout
+
     @classmethod
     def from_env(cls, **options: Any) -> Any:
         """A client configured by ``BRAZE_API_KEY`` and ``BRAZE_REST_ENDPOINT``.
 
-        Keyword arguments are passed on to the constructor.
+        Keyword arguments are passed on to the constructor (the deprecated ``timeout`` as
+        ``request_timeout``, with a ``DeprecationWarning``).
 
         Raises:
             BrazeConfigError: a variable is missing (the message names it), or its value is
@@ -124,9 +143,10 @@ class _Client(Generic[H]):
             >>> from braze_cdi import BrazeCDIClient
             >>> os.environ["BRAZE_API_KEY"] = "my-rest-api-key-1234"
             >>> os.environ["BRAZE_REST_ENDPOINT"] = "EU-01"
-            >>> BrazeCDIClient.from_env(timeout=10.0)
+            >>> BrazeCDIClient.from_env(request_timeout=10.0)
             BrazeCDIClient(rest_endpoint='https://rest.fra-01.braze.eu')
         """
+        accept_renamed(options, {"timeout": "request_timeout"}, of=cls.__name__, stacklevel=2)
         missing = [
             name for name in ("BRAZE_API_KEY", "BRAZE_REST_ENDPOINT") if not os.environ.get(name)
         ]
@@ -151,12 +171,12 @@ class _Client(Generic[H]):
 
     def _exchange_deadline(self, effect: Send) -> float:
         """When the exchange for ``effect`` must end, in real time (``time.monotonic``): after
-        the client's ``timeout``, or at the operation's deadline if that comes first.
+        the client's ``request_timeout``, or at the operation's deadline if that comes first.
 
         The operation's deadline is on the client's clock, which tests make virtual; an
         exchange is real I/O, so only the time left is carried over.
         """
-        seconds = self.timeout
+        seconds = self.request_timeout
         if effect.deadline is not None:
             seconds = min(seconds, effect.deadline - self._clock.monotonic())
         return time.monotonic() + seconds
@@ -182,17 +202,17 @@ class _Client(Generic[H]):
         return scan.newest[0] if scan.newest else None
 
     def _start_op(
-        self, integration_id: str, *, if_running: IfRunning, timeout: float, poll_interval: float
+        self, integration_id: str, *, if_running: IfRunning, max_wait: float, poll_interval: float
     ) -> Op[SyncHandle]:
         check_integration_id(integration_id)
         _check_if_running(if_running)
-        polling = _polling(poll_interval, None, timeout)
+        polling = _polling(poll_interval, None, max_wait)
         ctx = self._context()
         return start_sync(
             ctx,
             integration_id,
             if_running=if_running,
-            deadline=self._clock.monotonic() + timeout,
+            deadline=self._clock.monotonic() + max_wait,
             polling=polling,
         )
 
@@ -201,7 +221,7 @@ class _Client(Generic[H]):
         handle: SyncHandle,
         *,
         poll_interval: float,
-        timeout: float,
+        max_wait: float,
         fail_on_partial: bool,
         max_poll_interval: float | None,
     ) -> Op[SyncResult]:
@@ -210,11 +230,11 @@ class _Client(Generic[H]):
                 f"wait_for_sync needs the SyncHandle of start_sync, not {handle!r}."
             )
         check_integration_id(handle.integration_id)
-        polling = _polling(poll_interval, max_poll_interval, timeout)
+        polling = _polling(poll_interval, max_poll_interval, max_wait)
         return wait_for_sync(
             self._context(),
             handle,
-            timeout=timeout,
+            timeout=max_wait,
             polling=polling,
             fail_on_partial=fail_on_partial,
         )
@@ -224,19 +244,19 @@ class _Client(Generic[H]):
         integration_id: str,
         *,
         poll_interval: float = 10.0,
-        timeout: float = 3600.0,
+        max_wait: float = 3600.0,
         if_running: IfRunning = "wait",
         fail_on_partial: bool = False,
         max_poll_interval: float | None = None,
     ) -> Op[SyncResult]:
         check_integration_id(integration_id)
         _check_if_running(if_running)
-        polling = _polling(poll_interval, max_poll_interval, timeout)
+        polling = _polling(poll_interval, max_poll_interval, max_wait)
         return sync_and_wait(
             self._context(),
             integration_id,
             if_running=if_running,
-            timeout=timeout,
+            timeout=max_wait,
             polling=polling,
             fail_on_partial=fail_on_partial,
         )
@@ -249,8 +269,8 @@ def _check_if_running(value: object) -> None:
         )
 
 
-def _polling(poll_interval: float, max_poll_interval: float | None, timeout: float) -> Polling:
-    for name, value in (("poll_interval", poll_interval), ("timeout", timeout)):
+def _polling(poll_interval: float, max_poll_interval: float | None, max_wait: float) -> Polling:
+    for name, value in (("poll_interval", poll_interval), ("max_wait", max_wait)):
         if not (isinstance(value, int | float) and value > 0):
             raise BrazeConfigError(f"{name} must be a positive number of seconds, not {value!r}.")
     if max_poll_interval is not None and not (
@@ -273,8 +293,9 @@ class BrazeCDIClient(_Client[httpx.Client]):
         rest_endpoint: Your instance's REST endpoint: a URL, a host, or an instance name such as
             ``"US-01"``. Plain ``http://`` is accepted only for a loopback test server.
         retry: How transient failures are retried.
-        timeout: Seconds each HTTP exchange may take, from connecting to the last byte of the
-            answer (or less, when the call's own deadline comes first).
+        request_timeout: Seconds each HTTP exchange may take, from connecting to the last byte
+            of the answer (or less, when the call's ``max_wait`` or the retry policy's
+            ``max_duration`` ends first). ``timeout`` is its deprecated name.
         rate_limits: Client-side budgets per endpoint; ``None`` turns them off. Every client of
             the process with the same endpoint and key shares them.
         transport: An httpx transport, such as ``braze_cdi.testing.FakeBraze``.
@@ -405,12 +426,13 @@ class BrazeCDIClient(_Client[httpx.Client]):
         check_integration_id(integration_id)
         return self._run(self._latest_op(integration_id), Subscribers(on_event))
 
+    @renamed_keywords(timeout="max_wait")
     def start_sync(
         self,
         integration_id: str,
         *,
         if_running: IfRunning = "wait",
-        timeout: float = 3600.0,
+        max_wait: float = 3600.0,
         poll_interval: float = 10.0,
         on_event: OnEvent | None = None,
     ) -> SyncHandle:
@@ -425,7 +447,8 @@ class BrazeCDIClient(_Client[httpx.Client]):
             integration_id: The integration to sync.
             if_running: When the integration is syncing already: ``"wait"`` for that job to end,
                 then trigger; ``"attach"`` to adopt it; ``"fail"`` to raise ``SyncAlreadyRunning``.
-            timeout: Seconds that waiting for a running job (``"wait"``) may take.
+            max_wait: Seconds that waiting for a running job (``"wait"``) may take.
+                ``timeout`` is its deprecated name.
             poll_interval: Seconds between polls while waiting for a running job.
             on_event: Called with each ``braze_cdi.events.SyncEvent`` of the call, after the
                 ``braze_cdi`` logger has it. An exception it raises is logged, never raised.
@@ -435,7 +458,7 @@ class BrazeCDIClient(_Client[httpx.Client]):
 
         Raises:
             SyncAlreadyRunning: a job is running and ``if_running="fail"``.
-            SyncTimeout: waiting for a running job took longer than ``timeout``.
+            SyncTimeout: waiting for a running job took longer than ``max_wait``.
             BrazeCDIError: any other failure, typed.
 
         Examples:
@@ -450,16 +473,17 @@ class BrazeCDIClient(_Client[httpx.Client]):
             (False, 0)
         """
         op = self._start_op(
-            integration_id, if_running=if_running, timeout=timeout, poll_interval=poll_interval
+            integration_id, if_running=if_running, max_wait=max_wait, poll_interval=poll_interval
         )
         return self._traced("start_sync", integration_id, op, Subscribers(on_event))
 
+    @renamed_keywords(timeout="max_wait")
     def wait_for_sync(
         self,
         handle: SyncHandle,
         *,
         poll_interval: float = 10.0,
-        timeout: float = 3600.0,
+        max_wait: float = 3600.0,
         fail_on_partial: bool = False,
         max_poll_interval: float | None = None,
         on_event: OnEvent | None = None,
@@ -468,12 +492,13 @@ class BrazeCDIClient(_Client[httpx.Client]):
 
         Polls every ``poll_interval`` seconds, slowing gently to ``max_poll_interval`` (default
         60 s) while the job runs. A poll that fails for a passing reason (after its own
-        retries) is logged and the wait goes on; only ``timeout`` ends it.
+        retries) is logged and the wait goes on; only ``max_wait`` (seconds the whole wait may
+        take; ``timeout`` is its deprecated name) ends it.
 
         Raises:
             SyncFailed: the job ended ``error`` or ``config_error`` (or ``partial`` with
                 ``fail_on_partial``).
-            SyncTimeout: ``timeout`` seconds passed first.
+            SyncTimeout: ``max_wait`` seconds passed first.
 
         Examples:
             >>> from braze_cdi import BrazeCDIClient
@@ -490,24 +515,26 @@ class BrazeCDIClient(_Client[httpx.Client]):
         op = self._wait_op(
             handle,
             poll_interval=poll_interval,
-            timeout=timeout,
+            max_wait=max_wait,
             fail_on_partial=fail_on_partial,
             max_poll_interval=max_poll_interval,
         )
         return self._traced("wait_for_sync", handle.integration_id, op, Subscribers(on_event))
 
+    @renamed_keywords(timeout="max_wait")
     def sync_and_wait(
         self,
         integration_id: str,
         *,
         poll_interval: float = 10.0,
-        timeout: float = 3600.0,
+        max_wait: float = 3600.0,
         if_running: IfRunning = "wait",
         fail_on_partial: bool = False,
         max_poll_interval: float | None = None,
         on_event: OnEvent | None = None,
     ) -> SyncResult:
-        """``start_sync``, then ``wait_for_sync``, within one ``timeout``.
+        """``start_sync``, then ``wait_for_sync``, within one ``max_wait``: seconds the whole
+        call may take (``timeout`` is its deprecated name).
 
         Returns:
             A ``SyncResult``: the job that ended ``success`` or ``partial``.
@@ -515,7 +542,7 @@ class BrazeCDIClient(_Client[httpx.Client]):
         Raises:
             SyncFailed: the job ended ``error`` or ``config_error`` (or ``partial`` with
                 ``fail_on_partial``).
-            SyncTimeout: ``timeout`` seconds passed first, waiting for a running job included.
+            SyncTimeout: ``max_wait`` seconds passed first, waiting for a running job included.
 
         Examples:
             >>> from braze_cdi import BrazeCDIClient
@@ -530,7 +557,7 @@ class BrazeCDIClient(_Client[httpx.Client]):
         op = self._sync_and_wait_op(
             integration_id,
             poll_interval=poll_interval,
-            timeout=timeout,
+            max_wait=max_wait,
             if_running=if_running,
             fail_on_partial=fail_on_partial,
             max_poll_interval=max_poll_interval,
@@ -725,12 +752,13 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
         check_integration_id(integration_id)
         return await self._run(self._latest_op(integration_id), Subscribers(on_event))
 
+    @renamed_keywords(timeout="max_wait")
     async def start_sync(
         self,
         integration_id: str,
         *,
         if_running: IfRunning = "wait",
-        timeout: float = 3600.0,
+        max_wait: float = 3600.0,
         poll_interval: float = 10.0,
         on_event: OnEvent | None = None,
     ) -> SyncHandle:
@@ -750,16 +778,17 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
             'success'
         """
         op = self._start_op(
-            integration_id, if_running=if_running, timeout=timeout, poll_interval=poll_interval
+            integration_id, if_running=if_running, max_wait=max_wait, poll_interval=poll_interval
         )
         return await self._traced("start_sync", integration_id, op, Subscribers(on_event))
 
+    @renamed_keywords(timeout="max_wait")
     async def wait_for_sync(
         self,
         handle: SyncHandle,
         *,
         poll_interval: float = 10.0,
-        timeout: float = 3600.0,
+        max_wait: float = 3600.0,
         fail_on_partial: bool = False,
         max_poll_interval: float | None = None,
         on_event: OnEvent | None = None,
@@ -775,7 +804,7 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
             >>> users = fake.add_integration(name="users", duration=0.1)
             >>> async def wait(handle: SyncHandle):
             ...     async with AsyncBrazeCDIClient(fake.api_key, "US-01", transport=fake) as client:
-            ...         return await client.wait_for_sync(handle, poll_interval=0.05, timeout=60)
+            ...         return await client.wait_for_sync(handle, poll_interval=0.05, max_wait=60)
             >>> fake.start_job(users.integration_id).duration  # Braze's schedule starts one
             0.1
             >>> handle = SyncHandle(integration_id=users.integration_id, triggered=False)
@@ -785,18 +814,19 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
         op = self._wait_op(
             handle,
             poll_interval=poll_interval,
-            timeout=timeout,
+            max_wait=max_wait,
             fail_on_partial=fail_on_partial,
             max_poll_interval=max_poll_interval,
         )
         return await self._traced("wait_for_sync", handle.integration_id, op, Subscribers(on_event))
 
+    @renamed_keywords(timeout="max_wait")
     async def sync_and_wait(
         self,
         integration_id: str,
         *,
         poll_interval: float = 10.0,
-        timeout: float = 3600.0,
+        max_wait: float = 3600.0,
         if_running: IfRunning = "wait",
         fail_on_partial: bool = False,
         max_poll_interval: float | None = None,
@@ -819,13 +849,14 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
         op = self._sync_and_wait_op(
             integration_id,
             poll_interval=poll_interval,
-            timeout=timeout,
+            max_wait=max_wait,
             if_running=if_running,
             fail_on_partial=fail_on_partial,
             max_poll_interval=max_poll_interval,
         )
         return await self._traced("sync_and_wait", integration_id, op, Subscribers(on_event))
 
+    @renamed_keywords(timeout="max_wait")
     async def sync_many(
         self, integration_ids: Iterable[str], *, max_concurrency: int = 10, **wait_options: Any
     ) -> list[SyncResult | Exception]:
@@ -833,7 +864,8 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
 
         Returns every outcome in input order: a ``SyncResult``, or the error that call raised.
         One failure does not stop the others; the shared rate budget keeps the fan-out under
-        Braze's limits. ``wait_options`` are those of ``sync_and_wait``.
+        Braze's limits. ``wait_options`` are those of ``sync_and_wait``, ``max_wait`` bounding each
+        sync.
 
         Examples:
             >>> import asyncio

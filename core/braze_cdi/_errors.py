@@ -18,12 +18,15 @@ BrazeCDIError                      base class: catch this to catch everything be
 
 Every error has ``status_code`` (or ``None``), ``message`` (Braze's own words where there were
 any) and ``retryable`` (whether trying the same call again later may succeed). ``str(error)``
-adds what to do about it.
+adds what to do about it, its ``hint``: a ``Hint`` whose settings each surface spells its own
+way (``if_running="attach"`` in Python, ``--if-running attach`` on the command line,
+``if_running: attach`` in YAML); ``error.describe(surface)`` is the whole line for one.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from ._models import SyncHandle, SyncJob
@@ -37,12 +40,83 @@ __all__ = [
     "BrazeRateLimited",
     "BrazeServerError",
     "BrazeTransportError",
+    "Hint",
     "IntegrationNotFound",
     "InvalidIntegrationId",
+    "Setting",
+    "Surface",
     "SyncAlreadyRunning",
     "SyncFailed",
     "SyncTimeout",
 ]
+
+Surface = Literal["python", "cli", "yaml"]
+"""Where a hint is read: Python code (and Prefect), the ``braze-cdi`` command, a YAML file (the
+Dagster component)."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """An argument a hint tells the user to set, by its Python name, and the value to give.
+
+    Examples:
+        >>> from braze_cdi import Setting
+        >>> attach = Setting("if_running", "attach")
+        >>> attach.spelled("python"), attach.spelled("cli"), attach.spelled("yaml")
+        ('if_running="attach"', '--if-running attach', 'if_running: attach')
+        >>> Setting("request_timeout").spelled("cli")
+        '--request-timeout'
+    """
+
+    name: str
+    value: str | None = None
+
+    def spelled(self, surface: Surface = "python") -> str:
+        """The setting as ``surface`` writes it."""
+        if surface == "cli":
+            flag = "--" + self.name.replace("_", "-")
+            return flag if self.value is None else f"{flag} {self.value}"
+        if surface == "yaml":
+            return f"{self.name}:" if self.value is None else f"{self.name}: {self.value}"
+        return f"{self.name}=" if self.value is None else f'{self.name}="{self.value}"'
+
+
+class Hint(str):
+    """What to do about an error. ``text`` holds a ``{}`` for each of ``settings``, which are
+    spelled as the surface that shows the hint spells them. The hint itself is the string
+    Python code reads.
+
+    Examples:
+        >>> from braze_cdi import Hint, Setting
+        >>> hint = Hint(
+        ...     "Use {} or {} to not fail here.",
+        ...     (Setting("if_running", "wait"), Setting("if_running", "attach")),
+        ... )
+        >>> hint
+        'Use if_running="wait" or if_running="attach" to not fail here.'
+        >>> hint.render("cli")
+        'Use --if-running wait or --if-running attach to not fail here.'
+    """
+
+    text: str
+    settings: tuple[Setting, ...]
+
+    def __new__(cls, text: str, settings: tuple[Setting, ...] = ()) -> Hint:
+        hint = super().__new__(cls, _spell(text, settings, "python"))
+        hint.text, hint.settings = text, tuple(settings)
+        return hint
+
+    def render(self, surface: Surface = "python") -> str:
+        """The hint as ``surface`` shows it."""
+        return _spell(self.text, self.settings, surface)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (Hint, (self.text, self.settings))
+
+
+def _spell(text: str, settings: tuple[Setting, ...], surface: Surface) -> str:
+    # A hint without settings is plain text, braces and all.
+    return text.format(*(s.spelled(surface) for s in settings)) if settings else text
 
 
 class BrazeCDIError(Exception):
@@ -51,7 +125,8 @@ class BrazeCDIError(Exception):
     Attributes:
         message: What happened, with Braze's own words when Braze answered.
         status_code: The HTTP status of Braze's answer, or ``None`` when there was none.
-        hint: What to do about it; ``str(error)`` ends with it.
+        hint: What to do about it, a ``Hint`` (or ``None``); ``str(error)`` ends with it,
+            spelled for Python, and ``describe(surface)`` spells it for another surface.
         retryable: Whether the same call may succeed if tried again later. Orchestrators retry
             a step only when this is True.
         handle: When the error ended a wait for a sync that was started (or adopted), the
@@ -77,20 +152,41 @@ class BrazeCDIError(Exception):
         message: str,
         *,
         status_code: int | None = None,
-        hint: str | None = None,
+        hint: Hint | str | None = None,
         retryable: bool | None = None,
     ) -> None:
         self.message = message
         self.status_code = status_code
-        self.hint = hint
         if retryable is not None:
             self.retryable = retryable
-        super().__init__(self.__str__())
+        self.hint = hint  # the setter makes a str a Hint
+
+    @property
+    def hint(self) -> Hint | None:
+        return self._hint
+
+    @hint.setter
+    def hint(self, hint: Hint | str | None) -> None:
+        self._hint = Hint(hint) if isinstance(hint, str) and not isinstance(hint, Hint) else hint
+        Exception.__init__(self, str(self))  # ``args`` and ``repr`` follow the new hint
+
+    def describe(self, surface: Surface = "python") -> str:
+        """The error in one sentence or two, its hint spelled for ``surface``.
+
+        Examples:
+            >>> from braze_cdi import Hint, Setting, SyncAlreadyRunning
+            >>> attach = Setting("if_running", "attach")
+            >>> error = SyncAlreadyRunning("Another job is in progress.", status_code=429)
+            >>> error.hint = Hint("Adopt it with {}.", (attach,))
+            >>> error.describe("cli")
+            '429: Another job is in progress. Adopt it with --if-running attach.'
+        """
+        status = f"{self.status_code}: " if self.status_code is not None else ""
+        hint = f" {self._hint.render(surface)}" if self._hint else ""
+        return f"{status}{self.message}{hint}"
 
     def __str__(self) -> str:
-        status = f"{self.status_code}: " if self.status_code is not None else ""
-        hint = f" {self.hint}" if self.hint else ""
-        return f"{status}{self.message}{hint}"
+        return self.describe()
 
     def __reduce__(self) -> tuple[object, ...]:
         # Keep errors picklable (orchestrators ship them between processes).
@@ -373,12 +469,12 @@ class SyncTimeout(BrazeCDIError):
         >>> users = fake.add_integration(name="users", duration=7200)
         >>> client = BrazeCDIClient(fake.api_key, "US-01", transport=fake, clock=clock)
         >>> try:
-        ...     client.sync_and_wait(users.integration_id, timeout=3600)
+        ...     client.sync_and_wait(users.integration_id, max_wait=3600)
         ... except SyncTimeout as error:
         ...     print(error.job.job_status, error.handle.triggered)
         ...     handle = error.handle
         running True
-        >>> client.wait_for_sync(handle, timeout=7200).job_status  # later, the same job
+        >>> client.wait_for_sync(handle, max_wait=7200).job_status  # later, the same job
         <JobStatus.SUCCESS: 'success'>
     """
 

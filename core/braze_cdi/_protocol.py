@@ -30,8 +30,10 @@ from ._errors import (
     BrazeRateLimited,
     BrazeServerError,
     BrazeTransportError,
+    Hint,
     IntegrationNotFound,
     InvalidIntegrationId,
+    Setting,
     SyncAlreadyRunning,
 )
 from ._exchange import ClientClosed, NoAnswer, ResponseTooLarge
@@ -289,8 +291,10 @@ def error_for(call: Call, response: httpx.Response, redact: Redact) -> BrazeCDIE
         if call.kind == "trigger" and _job_in_progress(text, response):
             return SyncAlreadyRunning(
                 what,
-                hint="Wait for the running job to end, or adopt it (if_running 'wait' or "
-                "'attach').",
+                hint=Hint(
+                    "Wait for the running job to end, or adopt it ({} or {}).",
+                    (Setting("if_running", "wait"), Setting("if_running", "attach")),
+                ),
                 **kwargs,
             )
         return BrazeRateLimited(
@@ -380,7 +384,10 @@ def transport_error(call: Call, outcome: NoAnswer | Exception, redact: Redact) -
     # Only a connection never made proves the request did not reach Braze.
     connected = not issubclass(kind, _NOT_CONNECTED)
     if issubclass(kind, httpx.TimeoutException):
-        hint = "Braze did not answer in time; raise timeout= if this persists."
+        hint: str | Hint = Hint(
+            "Braze did not answer in time; raise {} if this persists.",
+            (Setting("request_timeout"),),
+        )
     elif issubclass(kind, ResponseTooLarge | httpx.DecodingError):
         hint = "The answer could not be read; usually a proxy or a passing fault."
     elif connected:

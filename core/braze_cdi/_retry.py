@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import random
+import warnings
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import count
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ._clock import Clock
+from ._config import accept_renamed, renamed_message
 from ._errors import BrazeCDIError, BrazeRateLimited
 from ._exchange import NoAnswer
 from ._protocol import (
@@ -38,17 +40,18 @@ T = TypeVar("T")
 
 
 class RetryPolicy(BaseModel):  # a model, so that blocks and resources can hold one
-    """How transient failures are retried: exponential backoff, full jitter, a total deadline.
+    """How transient failures are retried: exponential backoff, full jitter, a longest duration.
 
     Retried: 5xx answers, transport errors, 2xx answers whose body cannot be read, and
     rate-limit 429s (after the wait Braze's headers give, at most the limit's window). Never
     retried: any other 4xx. A trigger is resent only when it provably did not reach Braze; see
     ``start_sync`` for what happens when its outcome is unknown. The policy applies to each
-    HTTP call; a wait's polls are bounded by the wait's own ``timeout``.
+    HTTP call, ``max_duration`` included (``deadline`` is its deprecated name); a wait's polls
+    are bounded by the wait's own ``max_wait``.
 
     Examples:
         >>> from braze_cdi import BrazeCDIClient, RetryPolicy
-        >>> patient = RetryPolicy(max_attempts=8, max_delay=60.0, deadline=600.0)
+        >>> patient = RetryPolicy(max_attempts=8, max_delay=60.0, max_duration=600.0)
         >>> client = BrazeCDIClient("my-rest-api-key-1234", "US-01", retry=patient)
         >>> [RetryPolicy(jitter=False).backoff(attempt) for attempt in range(1, 7)]
         [1.0, 2.0, 4.0, 8.0, 16.0, 30.0]
@@ -59,8 +62,30 @@ class RetryPolicy(BaseModel):  # a model, so that blocks and resources can hold 
     max_attempts: int = Field(5, ge=1, description="Attempts per call, the first included.")
     initial_delay: float = Field(1.0, ge=0, description="Backoff before the second attempt.")
     max_delay: float = Field(30.0, ge=0, description="Longest backoff between two attempts.")
-    deadline: float = Field(300.0, gt=0, description="Seconds one call may take, retries included.")
+    max_duration: float = Field(
+        300.0, gt=0, description="Seconds one call may take, retries included."
+    )
     jitter: bool = Field(True, description="Draw each backoff uniformly from [0, backoff].")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        # The deprecated name of max_duration, in code and in saved configuration (a Prefect
+        # block) alike: the warning points at RetryPolicy(...) in code.
+        if isinstance(data, dict) and "deadline" in data:
+            data = dict(data)
+            accept_renamed(data, {"deadline": "max_duration"}, of="RetryPolicy", stacklevel=3)
+        return data
+
+    @property
+    def deadline(self) -> float:
+        """Deprecated: ``max_duration``, its new name."""
+        warnings.warn(
+            renamed_message("deadline", "max_duration", of="RetryPolicy"),
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.max_duration
 
     def backoff(self, attempt: int) -> float:
         """The pause after failed attempt number ``attempt`` (1-based): the initial delay,
@@ -97,11 +122,12 @@ def send(
 ) -> Op[T]:
     """Send ``call`` until ``read`` accepts the answer, or raise the typed error.
 
-    ``trigger`` limits retries to failures that provably did not reach Braze. ``deadline`` (a
-    monotonic time) caps the policy's own deadline.
+    ``trigger`` limits retries to failures that provably did not reach Braze. ``deadline`` (an
+    instant on the monotonic clock) ends the call sooner than the policy's ``max_duration``
+    would, when it comes first.
     """
     policy, clock = ctx.retry, ctx.clock
-    give_up_at = clock.monotonic() + policy.deadline
+    give_up_at = clock.monotonic() + policy.max_duration
     if deadline is not None:
         give_up_at = min(give_up_at, deadline)
     budget = ctx.budgets.get(call.kind)

@@ -16,7 +16,7 @@ import weakref
 
 from pydantic import SecretStr
 
-from ._errors import BrazeConfigError
+from ._errors import BrazeConfigError, Hint, Setting
 
 __all__ = ["MIN_API_KEY_LENGTH", "Redactor", "secret_api_key"]
 
@@ -37,7 +37,10 @@ def secret_api_key(value: SecretStr) -> SecretStr:
     if not secret.get_secret_value().strip():
         raise BrazeConfigError(
             "The Braze API key is missing.",
-            hint="Pass api_key= or set BRAZE_API_KEY to a REST API key with the cdi.* permissions.",
+            hint=Hint(
+                "Pass {} or set BRAZE_API_KEY to a REST API key with the cdi.* permissions.",
+                (Setting("api_key"),),
+            ),
         )
     if not _sendable(secret):
         raise BrazeConfigError(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import count
 
-from ._errors import BrazeCDIError, SyncAlreadyRunning, SyncFailed, SyncTimeout
+from ._errors import BrazeCDIError, Hint, Setting, SyncAlreadyRunning, SyncFailed, SyncTimeout
 from ._listing import BEGINNING, scan_jobs
 from ._models import (
     IfRunning,
@@ -33,6 +33,11 @@ from .events import (
     PollFailed,
     Triggered,
     TriggerOutcomeUnknown,
+)
+
+_WAIT_OR_ATTACH = Hint(
+    "Use {} or {} to not fail here.",
+    (Setting("if_running", "wait"), Setting("if_running", "attach")),
 )
 
 # How far apart Braze's API servers and job runners may tell the time.
@@ -111,7 +116,7 @@ def start_sync(
                 raise SyncAlreadyRunning(
                     f"Integration {integration_id} is already syncing (job started "
                     f"{start_text(newest)}, status {newest.job_status}).",
-                    hint="Use if_running='wait' or 'attach' to not fail here.",
+                    hint=_WAIT_OR_ATTACH,
                 )
             if if_running == "attach":
                 return SyncHandle(
@@ -240,9 +245,10 @@ def _ignore(_: object) -> None:
 def _unresolved(error: BrazeCDIError) -> BrazeCDIError:
     # Retrying blindly could start a second sync, so this one is final.
     error.retryable = False
-    error.hint = (
+    error.hint = Hint(
         "The trigger may have reached Braze: look at the integration's jobs before triggering "
-        "again (if_running='attach' adopts a running one)."
+        "again ({} adopts a running one).",
+        (Setting("if_running", "attach"),),
     )
     return error
 

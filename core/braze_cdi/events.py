@@ -227,7 +227,7 @@ class JobFinished(SyncEvent):
 @dataclass(frozen=True)
 class PollFailed(SyncEvent):
     """A look at the job list failed with a passing error; the wait goes on until its
-    timeout."""
+    ``max_wait`` runs out."""
 
     error: BrazeCDIError
 

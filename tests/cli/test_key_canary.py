@@ -38,7 +38,7 @@ def test_no_output_mode_shows_an_echoed_key(
         args = ["jobs", users.integration_id]
     elif command == "sync":
         fake.inject("status", status=200, body=_page(JOB), headers=ECHO_HEADERS, times=99)
-        args = ["sync", users.integration_id, "--wait", "--timeout", "2", "--poll-interval", "0.2"]
+        args = ["sync", users.integration_id, "--wait", "--max-wait", "2", "--poll-interval", "0.2"]
     else:
         body = {"message": f"{CUT_POINT}{KEY}", "errors": [KEY.upper()]}
         fake.inject("trigger", status=500, body=body, headers=ECHO_HEADERS)

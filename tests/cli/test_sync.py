@@ -71,7 +71,7 @@ def test_a_wait_that_runs_out_exits_3(braze_cdi: Run, fake: FakeBraze) -> None:
     integration = fake.add_integration(duration=60.0)
 
     ran = braze_cdi(
-        "sync", integration.integration_id, "--wait", "--timeout", "0.5", *FAST, "--json"
+        "sync", integration.integration_id, "--wait", "--max-wait", "0.5", *FAST, "--json"
     )
 
     assert ran.code == 3
@@ -124,6 +124,8 @@ def test_if_running_fail_exits_1_without_triggering(braze_cdi: Run, fake: FakeBr
     assert ran.code == 1
     [line] = ran.error_lines
     assert "already syncing" in line
+    assert "Use --if-running wait or --if-running attach to not fail here." in line
+    assert "if_running" not in ran.stderr + ran.stdout  # the shell's spelling only
     assert "already running" in ran.stdout
     assert fake.count("trigger") == 0
 
@@ -162,3 +164,40 @@ def test_a_board_that_cannot_write_never_breaks_the_sync(fake: FakeBraze, url: s
     [record] = json.loads(done.stdout)
     assert (record["job_status"], record["rows_synced"]) == ("success", 1200)
     assert integration.triggered_jobs == 1
+
+
+def test_the_old_timeout_option_still_works_with_a_deprecation_notice(
+    braze_cdi: Run, fake: FakeBraze
+) -> None:
+    integration = fake.add_integration(duration=60.0)
+
+    ran = braze_cdi("sync", integration.integration_id, "--wait", "--timeout", "0.5", *FAST)
+
+    assert ran.code == 3  # bounded by the old option, as --max-wait would be
+    assert ran.stderr.splitlines()[0] == (
+        "braze-cdi: --timeout is deprecated: use --max-wait instead "
+        "(--timeout goes in braze-cdi 0.2.0)."
+    )
+
+
+def test_the_old_timeout_option_with_max_wait_exits_2_before_any_request(
+    braze_cdi: Run, fake: FakeBraze
+) -> None:
+    integration = fake.add_integration()
+
+    ran = braze_cdi(
+        "sync", integration.integration_id, "--wait", "--timeout", "5", "--max-wait", "5"
+    )
+
+    assert ran.code == 2
+    [line] = ran.error_lines
+    assert "--timeout and --max-wait were both given" in line
+    assert fake.count() == 0
+
+
+def test_the_old_timeout_option_stays_out_of_the_help(braze_cdi: Run) -> None:
+    ran = braze_cdi("sync", "--help", configured=False)
+
+    assert ran.code == 0
+    assert "--max-wait" in ran.stdout
+    assert "--timeout" not in ran.stdout

@@ -178,6 +178,43 @@ def test_errors_survive_pickling(fake: FakeBraze, url: str) -> None:
     assert str(copy) == str(caught.value) and copy.status_code == 404
 
 
+def test_a_hint_names_each_setting_as_the_surface_spells_it(api: Api, fake: FakeBraze) -> None:
+    integration = fake.add_integration(duration=60.0)
+    fake.start_job(integration.integration_id)
+
+    with pytest.raises(SyncAlreadyRunning) as caught:
+        api.call("start_sync", integration.integration_id, if_running="fail")
+
+    error = caught.value
+    assert error.hint == 'Use if_running="wait" or if_running="attach" to not fail here.'
+    assert str(error).endswith(error.hint)
+    assert error.describe("cli").endswith(
+        "Use --if-running wait or --if-running attach to not fail here."
+    )
+    assert error.describe("yaml").endswith(
+        "Use if_running: wait or if_running: attach to not fail here."
+    )
+    assert fake.count("trigger") == 0
+
+
+def test_a_hint_survives_pickling_and_a_later_change_shows_in_repr(
+    fake: FakeBraze, url: str
+) -> None:
+    integration = fake.add_integration(duration=60.0)
+    fake.start_job(integration.integration_id)
+    with (
+        BrazeCDIClient(fake.api_key, url) as client,
+        pytest.raises(SyncAlreadyRunning) as caught,
+    ):
+        client.start_sync(integration.integration_id, if_running="fail")
+
+    copy = pickle.loads(pickle.dumps(caught.value))
+    assert copy.describe("cli") == caught.value.describe("cli")
+    assert "--if-running attach" in copy.describe("cli")
+    copy.hint = "Look at the integration's page."
+    assert repr(copy).endswith("""Look at the integration's page.")""")
+
+
 def test_redirects_are_not_followed(api: Api, fake: FakeBraze) -> None:
     fake.inject("list", status=302, body="", headers={"Location": "https://elsewhere.example/"})
     with pytest.raises(BrazeAPIError, match="302") as caught:

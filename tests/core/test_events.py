@@ -9,16 +9,20 @@ from typing import Any
 
 import pytest
 
-from braze_cdi import AsyncBrazeCDIClient, BrazeTransportError, JobStatus, SyncResult
+from braze_cdi import AsyncBrazeCDIClient, BrazeTransportError, JobStatus, SyncJob, SyncResult
 from braze_cdi.events import (
     AlreadyRunning,
     JobFinished,
+    JobNotListedYet,
     JobPolled,
     JobStatusChanged,
+    PollFailed,
     Retrying,
     SyncEvent,
     Triggered,
     TriggerOutcomeUnknown,
+    WaitingForBudget,
+    log_to,
 )
 from braze_cdi.testing import FakeBraze, FakeIntegration
 
@@ -178,3 +182,113 @@ def test_logging_is_the_default_subscriber(
     assert lines[0] == f"Triggered a sync of integration {users.integration_id}."
     assert lines[1].endswith(" is running.")
     assert lines[2].endswith(" ended success: 1,200 rows synced, 0 failed.")
+
+
+# --- how each event reads ---------------------------------------------------------------------
+
+_RUNNING = SyncJob(job_status="running", sync_start_time="2026-01-01T02:00:00Z")
+_ENDED = SyncJob(
+    job_status="partial",
+    sync_start_time="2026-01-01T02:00:00Z",
+    sync_finish_time="2026-01-01T02:05:00Z",
+    rows_synced=1200,
+    rows_failed_with_errors=3,
+)
+_LOST = BrazeTransportError("POST trigger failed: ReadTimeout: no answer.", connected=True)
+
+READINGS: list[tuple[SyncEvent, int | None, str]] = [
+    (
+        AlreadyRunning("abc", _RUNNING, "wait"),
+        logging.INFO,
+        "Integration abc is already syncing (job started 2026-01-01T02:00:00+00:00); waiting "
+        "for it to end before triggering.",
+    ),
+    (AlreadyRunning("abc", None, "fail"), None, "Integration abc is already syncing; failing."),
+    (Triggered("abc"), logging.INFO, "Triggered a sync of integration abc."),
+    (
+        Triggered("abc", confirmed_by="job_list"),
+        logging.INFO,
+        "Integration abc: a new job appeared, so the trigger worked.",
+    ),
+    (
+        TriggerOutcomeUnknown("abc", _LOST),
+        logging.WARNING,
+        "Integration abc: the trigger's outcome is unknown (POST trigger failed: ReadTimeout: no "
+        "answer.); checking the job list before sending it again.",
+    ),
+    (JobNotListedYet("abc"), logging.DEBUG, "Integration abc: its new job is not listed yet."),
+    (
+        JobStatusChanged("abc", _RUNNING, None),
+        logging.INFO,
+        "Integration abc: job started 2026-01-01T02:00:00+00:00 is running.",
+    ),
+    (
+        JobStatusChanged("abc", SyncJob(job_status="queued"), JobStatus.RUNNING),
+        logging.WARNING,
+        "Integration abc: job started at an unknown time has a status Braze does not document "
+        "('queued'); it is not taken as finished.",
+    ),
+    (JobStatusChanged("abc", _ENDED, JobStatus.RUNNING), None, ""),  # JobFinished tells
+    (
+        JobPolled("abc", _RUNNING),
+        logging.DEBUG,
+        "Integration abc: job started 2026-01-01T02:00:00+00:00 is running.",
+    ),
+    (
+        JobFinished("abc", _ENDED),
+        logging.INFO,
+        "Integration abc: job started 2026-01-01T02:00:00+00:00 ended partial: 1,200 rows "
+        "synced, 3 failed.",
+    ),
+    (
+        PollFailed("abc", _LOST),
+        logging.WARNING,
+        "Integration abc: could not read its jobs (POST trigger failed: ReadTimeout: no "
+        "answer.); trying again at the next poll.",
+    ),
+    (
+        Retrying("abc", "Braze answered 'Service Unavailable'.", 1, 5, 2.0),
+        logging.INFO,
+        "Braze answered 'Service Unavailable'; attempt 2 of 5 in 2.0s.",
+    ),
+    (
+        WaitingForBudget(None, "list", 1.5),
+        logging.DEBUG,
+        "A call: waiting 1.5s for the client-side list budget.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("event", "level", "message"), READINGS)
+def test_each_event_has_its_level_and_its_log_line(
+    event: SyncEvent, level: int | None, message: str
+) -> None:
+    assert event.level == level
+    if level is not None:
+        assert event.message() == message
+        assert event.summary.lower() in message.lower()
+
+
+def test_a_line_that_names_the_integration_already_reads_the_summary() -> None:
+    event = JobFinished("abc", _ENDED)
+
+    assert event.message("users").startswith("Integration users: ")
+    assert event.summary == (
+        "job started 2026-01-01T02:00:00+00:00 ended partial: 1,200 rows synced, 3 failed"
+    )
+
+
+def test_log_to_sends_info_and_above_to_any_run_log() -> None:
+    lines: list[tuple[int, str]] = []
+
+    class RunLog:
+        def log(self, level: int, msg: str) -> None:
+            lines.append((level, msg))
+
+    subscriber = log_to(RunLog())
+    for event, _, _ in READINGS:
+        subscriber(event)
+
+    assert [message for _, message in lines] == [
+        message for event, level, message in READINGS if level is not None and level >= logging.INFO
+    ]

@@ -116,8 +116,8 @@ def test_bad_api_key_is_refused(key: str | None) -> None:
     [
         ({"poll_interval": 0}, "poll_interval"),
         ({"poll_interval": -1}, "poll_interval"),
-        ({"timeout": 0}, "timeout"),
-        ({"timeout": "soon"}, "timeout"),
+        ({"max_wait": 0}, "max_wait"),
+        ({"max_wait": "soon"}, "max_wait"),
         ({"if_running": "skip"}, "if_running must be one of wait, attach, fail"),
         ({"max_poll_interval": -5}, "max_poll_interval"),
     ],

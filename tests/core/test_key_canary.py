@@ -100,7 +100,7 @@ def _scenarios(fake: FakeBraze) -> dict[str, Callable[[Any], Any]]:
     listing = lambda c: c.list_integrations()  # noqa: E731
     jobs = lambda c: c.list_sync_jobs(users.integration_id)  # noqa: E731
     trigger = lambda c: c.trigger_sync(users.integration_id)  # noqa: E731
-    sync = lambda c: c.sync_and_wait(users.integration_id, timeout=5, poll_interval=1)  # noqa: E731
+    sync = lambda c: c.sync_and_wait(users.integration_id, max_wait=5, poll_interval=1)  # noqa: E731
     html = f"<title>{CUT_POINT}{KEY}</title><h1>{KEY}</h1>"
     return {
         "page of echoes": fault("list", listing, status=200, body=_page(INTEGRATION)),
@@ -155,7 +155,7 @@ def _from_the_client(tb: TracebackType | None) -> TracebackType | None:
 def _call(mode: str, url: str, clock: FakeClock, run: Callable[[Any], Any]) -> Any:
     options: dict[str, Any] = {
         "clock": clock,
-        "timeout": 2.0,
+        "request_timeout": 2.0,
         "retry": RetryPolicy(max_attempts=2, initial_delay=0.01, jitter=False),
     }
     if mode == "sync":
@@ -270,7 +270,7 @@ def test_a_raw_hostile_answer_gets_the_key_into_nothing(
     "build",
     [
         lambda: BrazeCDIClient(KEY, "US-09"),
-        lambda: BrazeCDIClient(KEY, "https://rest.iad-01.braze.com", timeout=-1),
+        lambda: BrazeCDIClient(KEY, "https://rest.iad-01.braze.com", request_timeout=-1),
         lambda: BrazeCDIClient(KEY, "http://example.com"),
         lambda: BrazeCDIClient(f"{KEY}\n", "US-01"),
         lambda: BrazeCDIClient(KEY[:8], "US-01"),

@@ -43,7 +43,7 @@ def test_backoff_is_capped_by_max_delay_and_jittered_within_it(
     fake, api = virtual
     fake.inject("list", status=500, times=99)
     api.options["retry"] = RetryPolicy(
-        max_attempts=6, initial_delay=1.0, max_delay=5.0, deadline=1e6
+        max_attempts=6, initial_delay=1.0, max_delay=5.0, max_duration=1e6
     )
     with pytest.raises(BrazeServerError):
         api.items("list_integrations")
@@ -52,11 +52,11 @@ def test_backoff_is_capped_by_max_delay_and_jittered_within_it(
     assert all(0 <= slept <= ceiling for slept, ceiling in zip(clock.sleeps, ceilings, strict=True))
 
 
-def test_the_deadline_stops_retries_early(virtual: tuple[FakeBraze, Api], clock: FakeClock) -> None:
+def test_max_duration_stops_retries_early(virtual: tuple[FakeBraze, Api], clock: FakeClock) -> None:
     fake, api = virtual
     fake.inject("list", status=503, times=99)
     api.options["retry"] = RetryPolicy(
-        max_attempts=10, initial_delay=1.0, jitter=False, deadline=10.0
+        max_attempts=10, initial_delay=1.0, jitter=False, max_duration=10.0
     )
     with pytest.raises(BrazeServerError):
         api.items("list_integrations")

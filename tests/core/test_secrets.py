@@ -56,7 +56,7 @@ def _scenarios(fake: FakeBraze) -> dict[str, Callable[[BrazeCDIClient], object]]
         "dropped": inject(drop=True, times=9),
         "timeout": inject(delay=0.5, times=9),
         "sync failed": lambda c: c.sync_and_wait(failing.integration_id, poll_interval=1),
-        "sync timeout": lambda c: c.sync_and_wait(slow.integration_id, timeout=30),
+        "sync timeout": lambda c: c.sync_and_wait(slow.integration_id, max_wait=30),
         "attach fail": lambda c: c.sync_and_wait(busy.integration_id, if_running="fail"),
         "bad id": lambda c: c.trigger_sync("a/b"),
         "bad handle": lambda c: c.wait_for_sync(SyncHandle(integration_id="..", triggered=True)),
@@ -77,7 +77,9 @@ def test_no_key_in_logs_errors_tracebacks_or_reprs(
     caplog.set_level(logging.DEBUG)  # every logger: ours, httpx, httpcore
     texts: list[str] = []
     with fake.serve() as url:
-        client = BrazeCDIClient(KEY, url, clock=clock, timeout=0.2, retry=RetryPolicy(jitter=False))
+        client = BrazeCDIClient(
+            KEY, url, clock=clock, request_timeout=0.2, retry=RetryPolicy(jitter=False)
+        )
         texts += [repr(client), str(vars(client))]
         try:
             run(client)

@@ -242,7 +242,7 @@ def test_a_timed_out_sync_is_an_error_span(virtual: tuple[FakeBraze, Api], spans
     users = fake.add_integration(name="users", duration=7200.0)
 
     with pytest.raises(SyncTimeout) as raised:
-        api.call("sync_and_wait", users.integration_id, timeout=600)
+        api.call("sync_and_wait", users.integration_id, max_wait=600)
 
     span = spans.one()
     assert span.status.status_code == StatusCode.ERROR
@@ -404,7 +404,7 @@ def test_the_api_key_reaches_no_span(echo: str, mode: str, spans: Spans) -> None
     with fake.serve() as url:
         api = Api(mode, url, KEY, {"clock": clock, "retry": RetryPolicy(max_attempts=2)})
         with contextlib.suppress(BrazeCDIError):
-            api.call("sync_and_wait", users.integration_id, timeout=30, poll_interval=5)
+            api.call("sync_and_wait", users.integration_id, max_wait=30, poll_interval=5)
 
     span = spans.one()
     texts = _everything_in(span)

@@ -182,13 +182,13 @@ def test_the_deadline_raises_sync_timeout_with_the_last_job_and_a_handle(
     fake, api = scene()
     integration = fake.add_integration(history=1, duration=7200.0)
     with pytest.raises(SyncTimeout, match="still running") as caught:
-        api.call("sync_and_wait", integration.integration_id, timeout=600.0)
+        api.call("sync_and_wait", integration.integration_id, max_wait=600.0)
     assert clock.monotonic() == 600.0  # the last pause was cut to the deadline
     assert caught.value.job is not None and caught.value.job.job_status is JobStatus.RUNNING
     assert caught.value.handle is not None and caught.value.handle.triggered
     # Braze's job went on; the handle resumes the wait, even in another process.
     handle = SyncHandle.model_validate_json(caught.value.handle.model_dump_json())
-    result = api.call("wait_for_sync", handle, timeout=7200.0)
+    result = api.call("wait_for_sync", handle, max_wait=7200.0)
     assert result.job.job_status is JobStatus.SUCCESS and result.triggered
     assert integration.triggered_jobs == 1
 
@@ -197,7 +197,7 @@ def test_timeout_when_no_job_ever_appears(scene: Scene) -> None:
     fake, api = scene()
     integration = fake.add_integration(history=1, job_appears_after=1e9)
     with pytest.raises(SyncTimeout, match="no new job appeared") as caught:
-        api.call("sync_and_wait", integration.integration_id, timeout=60.0)
+        api.call("sync_and_wait", integration.integration_id, max_wait=60.0)
     assert caught.value.job is None
 
 

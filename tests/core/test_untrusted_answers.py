@@ -107,7 +107,7 @@ def test_a_content_coding_not_asked_for_is_a_typed_error(
 
 def test_a_trickling_answer_ends_within_the_retry_deadline(api: Api, fake: FakeBraze) -> None:
     fake.inject("list", trickle=0.2, times=100)  # the real page, a byte every 0.2 s
-    api.options["retry"] = RetryPolicy(max_attempts=3, initial_delay=0.0, deadline=1.0)
+    api.options["retry"] = RetryPolicy(max_attempts=3, initial_delay=0.0, max_duration=1.0)
 
     began = time.monotonic()
     with pytest.raises(BrazeTransportError) as raised:
@@ -120,7 +120,7 @@ def test_a_trickling_answer_ends_within_the_retry_deadline(api: Api, fake: FakeB
 
 def test_trickled_headers_end_within_the_exchange_timeout(api: Api, fake: FakeBraze) -> None:
     fake.inject("list", trickle=0.1, trickle_headers=True, times=100)
-    api.options.update(retry=ONCE, timeout=0.5)
+    api.options.update(retry=ONCE, request_timeout=0.5)
 
     began = time.monotonic()
     with pytest.raises(BrazeTransportError, match="Timeout"):
@@ -137,7 +137,7 @@ def test_a_sync_and_wait_never_outlives_its_timeout_on_a_trickling_poll(
 
     began = time.monotonic()
     with pytest.raises(SyncTimeout, match="before its trigger was sent"):
-        api.call("sync_and_wait", users.integration_id, poll_interval=0.1, timeout=1.0)
+        api.call("sync_and_wait", users.integration_id, poll_interval=0.1, max_wait=1.0)
 
     assert time.monotonic() - began < 1.0 + 5.0
     assert users.triggered_jobs == 0  # the look before the trigger ran out of time
@@ -150,7 +150,7 @@ def test_a_wait_never_outlives_its_timeout_on_trickling_polls(api: Api, fake: Fa
 
     began = time.monotonic()
     with pytest.raises(SyncTimeout, match="the last poll failed") as raised:
-        api.call("wait_for_sync", handle, poll_interval=0.1, timeout=1.0)
+        api.call("wait_for_sync", handle, poll_interval=0.1, max_wait=1.0)
 
     assert time.monotonic() - began < 1.0 + 5.0
     assert raised.value.handle == handle  # the sync goes on: wait for it again later
@@ -251,7 +251,7 @@ def test_odd_rate_limit_headers_never_escape_untyped(
 ) -> None:
     fake.add_integration(name="users")
     fake.inject("list", status=429, body={"message": "API rate limit exceeded"}, headers=headers)
-    api.options["retry"] = RetryPolicy(max_attempts=2, initial_delay=0.01, deadline=5.0)
+    api.options["retry"] = RetryPolicy(max_attempts=2, initial_delay=0.01, max_duration=5.0)
 
     began = time.monotonic()
     [integration] = api.items("list_integrations")  # waited at most the window, then read it

@@ -23,7 +23,7 @@ def make_resource(fake: FakeBraze, url: str) -> Callable[..., BrazeCDIResource]:
             "api_key": fake.api_key,
             "rest_endpoint": url,
             "poll_interval": POLL_SECONDS,
-            "poll_timeout": 10.0,
+            "max_wait": 10.0,
             "retry_initial_delay": 0.01,
             **settings,
         }

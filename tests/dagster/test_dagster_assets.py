@@ -205,7 +205,7 @@ def test_a_wait_that_runs_out_fails_with_a_handle_to_resume(
 ) -> None:
     sync, _ = with_downstream(fake, job={"duration": 30.0})
 
-    result, _ = materialize([sync], make_resource(poll_timeout=0.3))
+    result, _ = materialize([sync], make_resource(max_wait=0.3))
 
     assert not result.success
     [failure] = [event for event in result.all_events if event.is_step_failure]

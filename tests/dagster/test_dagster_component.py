@@ -10,6 +10,7 @@ import pytest
 import yaml
 from dagster._core.remote_representation.external_data import RepositorySnap
 from dagster.components.testing import create_defs_folder_sandbox
+from pydantic import ValidationError
 
 from braze_cdi.testing import FakeBraze
 from dagster_braze_cdi import BrazeCDIResource, BrazeCDISyncComponent
@@ -143,3 +144,80 @@ def test_scaffolding_writes_a_defs_yaml_that_reads_the_environment() -> None:
             "rest_endpoint": "{{ env.BRAZE_REST_ENDPOINT }}",
         },
     }
+
+
+def test_a_defs_yaml_with_the_old_poll_timeout_still_loads_and_warns() -> None:
+    attributes = {
+        "integration_id": INTEGRATION_ID,
+        "asset": {"key": "braze/users"},
+        "api_key": "{{ env.BRAZE_API_KEY }}",
+        "rest_endpoint": "US-01",
+        "poll_timeout": 120,
+    }
+    with create_defs_folder_sandbox() as sandbox:
+        path = sandbox.scaffold_component(
+            component_cls=BrazeCDISyncComponent,
+            defs_path="users_sync",
+            defs_yaml_contents={
+                "type": "dagster_braze_cdi.BrazeCDISyncComponent",
+                "attributes": attributes,
+            },
+        )
+        with (
+            pytest.warns(
+                DeprecationWarning,
+                match="poll_timeout is deprecated in BrazeCDISyncComponent: use max_wait",
+            ),
+            sandbox.load_component_and_build_defs(defs_path=path) as (component, defs),
+        ):
+            resource = defs.resources["braze_cdi__braze__users"]
+
+    assert isinstance(component, BrazeCDISyncComponent)
+    assert (component.max_wait, component.poll_timeout) == (120.0, None)
+    assert isinstance(resource, BrazeCDIResource)
+    assert resource.max_wait == 120.0
+
+
+def test_the_old_poll_timeout_with_max_wait_is_refused() -> None:
+    with pytest.raises(ValidationError, match="poll_timeout and max_wait were both given"):
+        BrazeCDISyncComponent.from_attributes_dict(
+            attributes={
+                "integration_id": INTEGRATION_ID,
+                "asset": {"key": "braze/users"},
+                "api_key": "a-literal-key",
+                "rest_endpoint": "US-01",
+                "poll_timeout": 120,
+                "max_wait": 60,
+            }
+        )
+
+
+def test_a_failure_names_the_settings_as_the_yaml_writes_them(fake: FakeBraze, url: str) -> None:
+    integration = fake.add_integration(INTEGRATION_ID, duration=0.2)
+    fake.start_job(integration.integration_id, duration=60.0)  # Braze's schedule runs one
+    attributes = {
+        "integration_id": INTEGRATION_ID,
+        "asset": {"key": "braze/users"},
+        "api_key": fake.api_key,
+        "rest_endpoint": url,
+        "if_running": "fail",
+    }
+    with create_defs_folder_sandbox() as sandbox:
+        path = sandbox.scaffold_component(
+            component_cls=BrazeCDISyncComponent,
+            defs_path="users_sync",
+            defs_yaml_contents={
+                "type": "dagster_braze_cdi.BrazeCDISyncComponent",
+                "attributes": attributes,
+            },
+        )
+        with sandbox.load_component_and_build_defs(defs_path=path) as (_, defs):
+            result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+                raise_on_error=False
+            )
+
+    assert not result.success
+    [failure] = [event for event in result.all_events if event.is_step_failure]
+    description = failure.step_failure_data.user_failure_data.description
+    assert "Use if_running: wait or if_running: attach to not fail here." in description
+    assert integration.triggered_jobs == 0

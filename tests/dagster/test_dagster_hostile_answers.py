@@ -57,7 +57,7 @@ def resource_with(
     monkeypatch.setenv(KEY_VARIABLE, key)
 
     def make(**settings: object) -> BrazeCDIResource:
-        options = {"retry_max_delay": 0.05, "poll_timeout": MAX_WAIT, **settings}
+        options = {"retry_max_delay": 0.05, "max_wait": MAX_WAIT, **settings}
         return make_resource(api_key=dg.EnvVar(KEY_VARIABLE), **options)
 
     return make
@@ -267,9 +267,7 @@ def test_a_key_echoed_as_the_job_status_is_stored_nowhere(
 ) -> None:
     echoing = script(fake, key)
 
-    result = materialize_with_retries(
-        sync_asset(echoing), resource_with(poll_timeout=0.5), instance
-    )
+    result = materialize_with_retries(sync_asset(echoing), resource_with(max_wait=0.5), instance)
 
     assert not result.success
     failure = failure_of(result)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from prefect.blocks.core import Block
+from prefect.client.schemas.actions import BlockDocumentUpdate
 from prefect.plugins import load_prefect_collections
 from prefect.testing.cli import invoke_and_assert
 from prefect.testing.standard_test_suites import BlockStandardTestSuite
@@ -127,16 +128,73 @@ def test_unusable_key_is_refused_before_any_request_without_echoing_it() -> None
     assert key.strip() not in repr(credentials)
 
 
-def test_timeout_and_retry_reach_the_client() -> None:
-    retry = RetryPolicy(max_attempts=2, deadline=10)
+def test_request_timeout_and_retry_reach_the_client() -> None:
+    retry = RetryPolicy(max_attempts=2, max_duration=10)
     credentials = BrazeCDICredentials(
-        api_key="my-rest-api-key-1234", rest_endpoint="US-01", timeout=5, retry=retry
+        api_key="my-rest-api-key-1234", rest_endpoint="US-01", request_timeout=5, retry=retry
     )
 
     with credentials.get_client() as client:
-        assert (client.timeout, client.retry) == (5.0, retry)
+        assert (client.request_timeout, client.retry) == (5.0, retry)
 
 
-def test_non_positive_timeout_is_refused() -> None:
-    with pytest.raises(ValidationError, match="timeout"):
-        BrazeCDICredentials(api_key="my-rest-api-key-1234", rest_endpoint="US-01", timeout=0)
+def test_non_positive_request_timeout_is_refused() -> None:
+    with pytest.raises(ValidationError, match="request_timeout"):
+        BrazeCDICredentials(
+            api_key="my-rest-api-key-1234", rest_endpoint="US-01", request_timeout=0
+        )
+
+
+def test_the_old_timeout_field_still_works_and_warns() -> None:
+    with pytest.warns(
+        DeprecationWarning,
+        match="timeout is deprecated in BrazeCDICredentials: use request_timeout",
+    ) as caught:
+        credentials = BrazeCDICredentials(
+            api_key="my-rest-api-key-1234", rest_endpoint="US-01", timeout=5
+        )
+
+    assert credentials.request_timeout == 5.0
+    assert caught[0].filename == __file__
+    with credentials.get_client() as client:
+        assert client.request_timeout == 5.0
+
+
+def test_the_old_timeout_field_with_request_timeout_is_refused() -> None:
+    with pytest.raises(ValidationError, match="timeout and request_timeout were both given"):
+        BrazeCDICredentials(
+            api_key="my-rest-api-key-1234", rest_endpoint="US-01", timeout=5, request_timeout=6
+        )
+
+
+def test_a_block_saved_with_the_old_names_still_loads(
+    credentials: BrazeCDICredentials,
+    integration: FakeIntegration,
+    fake: FakeBraze,
+    prefect_records: PrefectRecords,
+) -> None:
+    # A document as a release before the rename saved it: "timeout", and the policy's
+    # "deadline".
+    block_id = credentials.save("braze-test-old-names", overwrite=True)
+    old_data = {
+        "api_key": fake.api_key,
+        "rest_endpoint": credentials.rest_endpoint,
+        "timeout": 7.0,
+        "retry": {"max_attempts": 2, "deadline": 9.0},
+    }
+    prefect_records.client.update_block_document(
+        block_id, BlockDocumentUpdate(data=old_data, merge_existing_data=False)
+    )
+    stored = prefect_records.client.read_block_document_by_name(
+        "braze-test-old-names", block_type_slug="braze-cdi-credentials", include_secrets=False
+    )
+    assert "timeout" in stored.data and "request_timeout" not in stored.data
+
+    with pytest.warns(DeprecationWarning, match="is deprecated in") as caught:
+        loaded = BrazeCDICredentials.load("braze-test-old-names")
+
+    warned = {str(warning.message).split(" is deprecated")[0] for warning in caught}
+    assert {"timeout", "deadline"} <= warned
+    assert (loaded.request_timeout, loaded.retry.max_duration) == (7.0, 9.0)
+    with loaded.get_client() as client:
+        assert [i.integration_name for i in client.list_integrations()] == ["users"]

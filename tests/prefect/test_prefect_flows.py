@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from prefect import flow
@@ -14,11 +16,15 @@ from braze_cdi import (
     JobStatus,
     RetryPolicy,
     SyncFailed,
+    SyncHandle,
     SyncResult,
+    SyncTimeout,
 )
 from braze_cdi.testing import FakeBraze, FakeIntegration
 from prefect_braze_cdi import (
     BrazeCDICredentials,
+    atrigger_sync_and_wait_for_completion,
+    flows,
     trigger_sync,
     trigger_sync_and_wait_for_completion,
     wait_for_sync,
@@ -240,3 +246,70 @@ def test_task_functions_run_outside_a_flow_run(
 
     assert result.job_status == JobStatus.SUCCESS
     assert integration.triggered_jobs == 1
+
+
+@pytest.mark.parametrize("form", ["sync", "async"])
+def test_max_wait_seconds_bounds_the_whole_flow(
+    credentials: BrazeCDICredentials,
+    fake: FakeBraze,
+    monkeypatch: pytest.MonkeyPatch,
+    form: str,
+) -> None:
+    # The trigger task waits up to 2 s for a running job; the new job takes 10 s. Within
+    # max_wait_seconds=3, the wait task gets only what is left, not 3 s of its own.
+    max_wait, running_for = 3.0, 2.0
+    integration = fake.add_integration(duration=10.0)
+    fake.start_job(integration.integration_id, duration=running_for)
+    budgets: list[float] = []
+    wait_task = "await_for_sync" if form == "async" else "wait_for_sync"
+    task = getattr(flows, wait_task)
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        budgets.append(kwargs["max_wait_seconds"])
+        return task(*args, **kwargs)
+
+    monkeypatch.setattr(flows, wait_task, spy)
+    run = (
+        (lambda **options: asyncio.run(atrigger_sync_and_wait_for_completion(**options)))
+        if form == "async"
+        else trigger_sync_and_wait_for_completion
+    )
+
+    with pytest.raises(SyncTimeout) as raised:
+        run(
+            braze_cdi_credentials=credentials,
+            integration_id=integration.integration_id,
+            poll_interval_seconds=0.1,
+            max_wait_seconds=max_wait,
+            if_running="wait",
+        )
+
+    assert raised.value.handle is not None and raised.value.handle.triggered
+    assert integration.triggered_jobs == 1
+    # The flow began before its first request and computed the wait's budget after the
+    # trigger: the budget is at most max_wait less the time between the two (the fake
+    # records wall-clock times: a little slack for a clock that is slewed meanwhile).
+    first = fake.requests[0].time
+    [triggered_at] = [request.time for request in fake.requests if request.kind == "trigger"]
+    assert triggered_at > first
+    if budgets:  # the wait task got what was left, and ran out waiting for the new job
+        assert 0 < budgets[0] <= max_wait - (triggered_at - first) + 0.05
+        # (On a loaded machine so little may be left that no poll saw the new job yet.)
+        job = raised.value.job
+        assert job is None or job.job_status == "running"
+    else:  # a loaded machine: the trigger task spent it all, and the flow ended at once
+        assert "max_wait_seconds" in str(raised.value)
+    # No request after the flow's max_wait: the whole flow waited about max_wait, not
+    # running_for + max_wait. A generous margin for slow machines, still well under the
+    # ~5 s of two separate bounds.
+    assert fake.requests[-1].time - first < 1.5 * max_wait
+
+
+def test_nothing_left_for_the_wait_is_a_sync_timeout_at_once() -> None:
+    handle = SyncHandle(integration_id="abc", triggered=True)
+
+    with pytest.raises(SyncTimeout, match="max_wait_seconds") as raised:
+        flows._time_left(handle, 3.0, began=time.monotonic() - 3.5)
+
+    assert raised.value.handle == handle
+    assert 0 < flows._time_left(handle, 3.0, began=time.monotonic()) <= 3.0

@@ -60,7 +60,9 @@ OPERATIONS: dict[str, tuple[EndpointKind, ...]] = {
 }
 ASYNC_ONLY = {"sync_many"}
 
-RETRY = RetryPolicy(max_attempts=5, initial_delay=1.0, max_delay=30.0, deadline=120.0, jitter=False)
+RETRY = RetryPolicy(
+    max_attempts=5, initial_delay=1.0, max_delay=30.0, max_duration=120.0, jitter=False
+)
 TIMEOUT = 600.0  # virtual seconds a sync_and_wait may take
 POLL = 10.0
 MAX_POLL = 60.0
@@ -730,11 +732,11 @@ def run(scene: Scene, url: str, fault: Fault, operation: str, client: str) -> Ra
     """Call ``operation`` once through a fresh client of the given kind, as a script would."""
     options: dict[str, Any] = {
         "retry": RETRY,
-        "timeout": fault.http_timeout,
+        "request_timeout": fault.http_timeout,
         "clock": scene.clock,
     }
     target = scene.target.integration_id
-    wait = {"poll_interval": POLL, "timeout": TIMEOUT, "max_poll_interval": MAX_POLL}
+    wait = {"poll_interval": POLL, "max_wait": TIMEOUT, "max_poll_interval": MAX_POLL}
     began_real, began = time.monotonic(), scene.clock.monotonic()
     outcome: Any
     try:
@@ -837,7 +839,7 @@ def _braze_start(scene: Scene, job: SyncJob) -> float:
 
 
 def _check_deadline(operation: str, ran: Ran) -> None:
-    deadline = TIMEOUT if operation in ("sync_and_wait", "sync_many") else RETRY.deadline
+    deadline = TIMEOUT if operation in ("sync_and_wait", "sync_many") else RETRY.max_duration
     if operation == "sync_many":
         # The concurrent calls share one virtual clock: one call's pause moves everybody's
         # time, so a call's end may be noticed up to one pause after its deadline.

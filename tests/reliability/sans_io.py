@@ -27,7 +27,7 @@ Answer = Callable[[Call], Outcome]
 
 #: What every run uses unless a test says otherwise: Braze's own limits, no jitter.
 POLICY = RetryPolicy(
-    max_attempts=5, initial_delay=1.0, max_delay=30.0, deadline=300.0, jitter=False
+    max_attempts=5, initial_delay=1.0, max_delay=30.0, max_duration=300.0, jitter=False
 )
 
 
@@ -107,11 +107,11 @@ def drive(op: Op[T], answer: Answer, clock: FakeClock, trace: Trace) -> T:
         op.close()
 
 
-def answered_by(fake: FakeBraze, *, timeout: float = 30.0, latency: float = 0.0) -> Answer:
+def answered_by(fake: FakeBraze, *, request_timeout: float = 30.0, latency: float = 0.0) -> Answer:
     """Answer each call the way a client would get it from ``fake`` over HTTP.
 
-    Each request takes ``latency`` virtual seconds; a reply held back past ``timeout`` becomes
-    an ``httpx.ReadTimeout``, a dropped connection an ``httpx.RemoteProtocolError``.
+    Each request takes ``latency`` virtual seconds; a reply held back past ``request_timeout``
+    becomes an ``httpx.ReadTimeout``, a dropped connection an ``httpx.RemoteProtocolError``.
     """
 
     def answer(call: Call) -> Outcome:
@@ -120,7 +120,7 @@ def answered_by(fake: FakeBraze, *, timeout: float = 30.0, latency: float = 0.0)
             f"https://rest.iad-01.braze.com{call.path}",
             params=call.params,
             headers={"Authorization": f"Bearer {fake.api_key}"},
-            extensions={"timeout": {"read": timeout}},
+            extensions={"timeout": {"read": request_timeout}},
         )
         if latency:
             fake.clock.sleep(latency)

@@ -11,11 +11,11 @@ can be read is true (it lists every job the call started, and its ``Date`` is it
 or unreadable). A fifth of the worlds hold only Braze's own answers (with harmless oddities).
 
 Both clients run ``trigger_sync``, ``list_integrations``, ``list_sync_jobs`` and
-``sync_and_wait`` against it, with a short ``timeout=``, three attempts and real time. For every
-call:
+``sync_and_wait`` against it, with a short ``request_timeout=``, three attempts and real time.
+For every call:
 
 * it ends with its result or a ``BrazeCDIError``, never another exception;
-* it ends within its deadline (the retry policy's per page or trigger, the wait's ``timeout``
+* it ends within its deadline (the retry policy's per page or trigger, the wait's ``max_wait``
   for ``sync_and_wait``) plus ``SLACK`` seconds: a bound for loaded machines, not a benchmark;
 * no trigger is sent after an answer to a trigger that was accepted or unknown (anything but a
   429 or a connection never made), so Braze starts at most one job; once a job may have
@@ -77,9 +77,9 @@ from braze_cdi._exchange import MAX_BODY_BYTES
 
 # --- the options every call gets, and the bounds they imply ---------------------------------
 
-TIMEOUT = 0.2  # the client's timeout=: real seconds one exchange may take
-RETRY = RetryPolicy(max_attempts=3, initial_delay=0.0, deadline=0.5)
-WAIT = 0.6  # sync_and_wait's timeout=, polling every 0.02 s at first, at most every 0.1 s
+TIMEOUT = 0.2  # the client's request_timeout=: real seconds one exchange may take
+RETRY = RetryPolicy(max_attempts=3, initial_delay=0.0, max_duration=0.5)
+WAIT = 0.6  # sync_and_wait's max_wait=, polling every 0.02 s at first, at most every 0.1 s
 POLL, MAX_POLL = 0.02, 0.1
 SLACK = 3.0  # seconds past a deadline a call may take on a loaded machine
 PEAK = 32 * 2**20  # bytes a call may have allocated at once (tracemalloc)
@@ -803,7 +803,7 @@ def _call(
     secret: SecretStr,
     *,
     opened: Callable[[], object] = lambda: None,
-    timeout: float = TIMEOUT,
+    request_timeout: float = TIMEOUT,
     retry: RetryPolicy = RETRY,
 ) -> Any:
     """The call's result or the exception it raised; ``opened`` is called once the client is
@@ -811,7 +811,7 @@ def _call(
     traceback of the exception starts in this frame."""
     options: dict[str, Any] = {
         "retry": retry,
-        "timeout": timeout,
+        "request_timeout": request_timeout,
         "transport": transport,
         "clock": _Clock(),
     }
@@ -827,7 +827,7 @@ def _call(
             if operation == "list_sync_jobs":
                 return list(sync_client.list_sync_jobs(INTEGRATION))
             return sync_client.sync_and_wait(
-                INTEGRATION, timeout=WAIT, poll_interval=POLL, max_poll_interval=MAX_POLL
+                INTEGRATION, max_wait=WAIT, poll_interval=POLL, max_poll_interval=MAX_POLL
             )
     except Exception as error:  # the properties judge it
         return error
@@ -845,7 +845,7 @@ async def _acall(
         if operation == "list_sync_jobs":
             return [item async for item in client.list_sync_jobs(INTEGRATION)]
         return await client.sync_and_wait(
-            INTEGRATION, timeout=WAIT, poll_interval=POLL, max_poll_interval=MAX_POLL
+            INTEGRATION, max_wait=WAIT, poll_interval=POLL, max_poll_interval=MAX_POLL
         )
 
 
@@ -857,11 +857,11 @@ def _bound(world: World, transport: HostileBraze) -> float:
     if world.operation == "sync_and_wait":
         return WAIT + SLACK
     if world.operation == "trigger_sync":
-        return RETRY.deadline + SLACK
+        return RETRY.max_duration + SLACK
     # A listing's deadline is per page: each page is a call of its own, retries included.
     cursors = [seen.cursor for seen in transport.seen]
     pages = len([cursor for cursor, _ in itertools.groupby(cursors)])
-    return max(pages, 1) * RETRY.deadline + SLACK
+    return max(pages, 1) * RETRY.max_duration + SLACK
 
 
 def _ran_out_of_time(outcome: object) -> bool:
@@ -1084,10 +1084,10 @@ def test_bytes_after_a_compressed_body_count_against_the_cap(client: str) -> Non
     endless = Answer(200, ((b"Content-Encoding", b"gzip"),), "page", "gzip", endless=True)
     world = _world("list_integrations", client, {"list": [endless]})
     transport = HostileBraze(world)
-    once = RetryPolicy(max_attempts=1, deadline=5.0)
+    once = RetryPolicy(max_attempts=1, max_duration=5.0)
 
     outcome = _call(
-        world.operation, client, transport, SecretStr(world.key), timeout=1.0, retry=once
+        world.operation, client, transport, SecretStr(world.key), request_timeout=1.0, retry=once
     )
 
     assert isinstance(outcome, BrazeTransportError), repr(outcome)

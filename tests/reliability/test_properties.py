@@ -67,7 +67,7 @@ PROPERTY = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 HTTP_TIMEOUT = 5.0  # virtual seconds before a held-back reply is a read timeout
-FAST_RETRY = RetryPolicy(max_attempts=4, initial_delay=0.5, max_delay=8.0, deadline=60.0)
+FAST_RETRY = RetryPolicy(max_attempts=4, initial_delay=0.5, max_delay=8.0, max_duration=60.0)
 
 
 # --- a misbehaving FakeBraze -----------------------------------------------------------------
@@ -221,7 +221,7 @@ def _scheduled(fake: ScriptedBraze, integration_id: str, schedule: Schedule) -> 
 
 def _faulty(world: World, data: st.DataObject) -> Answer:
     """Answer through the fake, first drawing what goes wrong with each request."""
-    through_fake = answered_by(world.fake, timeout=HTTP_TIMEOUT, latency=0.05)
+    through_fake = answered_by(world.fake, request_timeout=HTTP_TIMEOUT, latency=0.05)
     kinds = st.sampled_from([None] * 6 + [*FAULTS, "connect error"])
     integration = world.fake.integrations[world.integration_id]
 

@@ -56,7 +56,7 @@ def test_an_error_after_a_trigger_of_unknown_outcome_is_never_retryable(
     busy = RateLimits(trigger=RateLimit(1, 60.0))
 
     with pytest.raises(BrazeCDIError) as caught, _client(fake, url, rate_limits=busy) as client:
-        client.sync_and_wait(integration.integration_id, timeout=30.0, poll_interval=5.0)
+        client.sync_and_wait(integration.integration_id, max_wait=30.0, poll_interval=5.0)
 
     assert integration.triggered_jobs == 1  # the sync runs at Braze ...
     assert not caught.value.retryable, f"an orchestrator would retry: {caught.value!r}"
@@ -75,7 +75,7 @@ def test_a_bare_trigger_of_unknown_outcome_is_not_retryable(fake: ScriptedBraze,
 
 @pytest.mark.parametrize("rate_limits", [None, RateLimits()], ids=["no budgets", "budgets"])
 def test_no_trigger_is_sent_after_the_deadline(rate_limits: RateLimits | None) -> None:
-    # Real time: the look at the job list before triggering answers after the whole timeout.
+    # Real time: the look at the job list before triggering answers after the whole max_wait.
     fake = ScriptedBraze()
     integration = fake.add_integration(history=1, duration=0.2)
     fake.inject("status", delay=0.6)
@@ -85,7 +85,7 @@ def test_no_trigger_is_sent_after_the_deadline(rate_limits: RateLimits | None) -
         BrazeCDIClient(fake.api_key, url, rate_limits=rate_limits) as client,
         pytest.raises(BrazeCDIError) as caught,
     ):
-        client.sync_and_wait(integration.integration_id, timeout=0.3, poll_interval=0.05)
+        client.sync_and_wait(integration.integration_id, max_wait=0.3, poll_interval=0.05)
 
     assert fake.count("trigger") == 0, "a sync was started after the call's deadline"
     assert isinstance(caught.value, SyncTimeout)
@@ -104,7 +104,7 @@ def test_a_job_list_whose_next_page_loops_ends_with_a_typed_error(
 
     started = time.monotonic()
     with pytest.raises(BrazeCDIError) as caught, _client(fake, url) as client:
-        client.sync_and_wait(integration.integration_id, timeout=60.0, poll_interval=5.0)
+        client.sync_and_wait(integration.integration_id, max_wait=60.0, poll_interval=5.0)
 
     assert fake.count("status") < 10, f"read {fake.count('status')} pages in a loop"
     assert isinstance(caught.value, BrazeAPIError) and "cursor" in caught.value.message
@@ -134,7 +134,7 @@ def test_a_job_older_than_the_trigger_is_never_its_result(
     fake.inject("trigger", status=503)
 
     with _client(fake, url) as client:
-        result = client.sync_and_wait(integration.integration_id, timeout=3600.0)
+        result = client.sync_and_wait(integration.integration_id, max_wait=3600.0)
 
     assert result.job.sync_start_time is not None
     started = result.job.sync_start_time.timestamp()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -17,9 +18,10 @@ from typing import Annotated, Literal
 
 import typer
 from rich.logging import RichHandler
+from rich.text import Text
 
 from .._client import AsyncBrazeCDIClient, BrazeCDIClient
-from .._config import check_integration_id
+from .._config import accept_renamed, check_integration_id
 from .._errors import BrazeConfigError
 from .._version import __version__
 from ..testing import FakeBraze
@@ -59,6 +61,13 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+
+def _positive(value: float | None) -> float | None:
+    if value is not None and not value > 0:
+        raise typer.BadParameter(f"must be more than 0 seconds, not {value:g}.")
+    return value
+
+
 ApiKey = Annotated[
     str | None,
     typer.Option(
@@ -78,6 +87,16 @@ RestEndpoint = Annotated[
         show_envvar=True,
         show_default=False,
         help="Your instance's REST endpoint: an instance name (US-01), a host or a URL.",
+    ),
+]
+RequestTimeout = Annotated[
+    float,
+    typer.Option(
+        "--request-timeout",
+        envvar="BRAZE_REQUEST_TIMEOUT",
+        show_envvar=True,
+        callback=_positive,
+        help="Seconds each HTTP exchange with Braze may take, connect to last byte.",
     ),
 ]
 AsJson = Annotated[
@@ -104,12 +123,6 @@ def _show_version(value: bool) -> None:
         raise typer.Exit()
 
 
-def _positive(value: float) -> float:
-    if not value > 0:
-        raise typer.BadParameter(f"must be more than 0 seconds, not {value:g}.")
-    return value
-
-
 @app.callback()
 def _root(
     version: Annotated[
@@ -125,12 +138,13 @@ def integrations(
     *,
     api_key: ApiKey = None,
     rest_endpoint: RestEndpoint = None,
+    request_timeout: RequestTimeout = 30.0,
     as_json: AsJson = False,
     debug: Debug = False,
 ) -> None:
     """List the workspace's CDI integrations."""
     output = _set_up(as_json, debug)
-    with _reporting(output), _client(api_key, rest_endpoint) as client:
+    with _reporting(output), _client(api_key, rest_endpoint, request_timeout) as client:
         found = list(client.list_integrations())
     if as_json:
         output.data([integration.model_dump(mode="json") for integration in found])
@@ -145,6 +159,7 @@ def jobs(
     limit: Annotated[int, typer.Option(min=1, help="How many jobs to read.")] = 10,
     api_key: ApiKey = None,
     rest_endpoint: RestEndpoint = None,
+    request_timeout: RequestTimeout = 30.0,
     as_json: AsJson = False,
     debug: Debug = False,
 ) -> None:
@@ -154,7 +169,7 @@ def jobs(
     the order of its list).
     """
     output = _set_up(as_json, debug)
-    with _reporting(output), _client(api_key, rest_endpoint) as client:
+    with _reporting(output), _client(api_key, rest_endpoint, request_timeout) as client:
         found = list(islice(client.list_sync_jobs(integration_id), limit))
     found.sort(key=lambda job: job.sync_start_time or _BEGINNING, reverse=True)
     if as_json:
@@ -168,6 +183,7 @@ _BEGINNING = datetime.min.replace(tzinfo=timezone.utc)
 
 @app.command(epilog=EXIT_CODES_HELP)
 def sync(
+    context: typer.Context,
     integration_ids: Annotated[
         list[str], typer.Argument(metavar="ID", help="The integrations to sync, at once.")
     ],
@@ -175,14 +191,24 @@ def sync(
     wait: Annotated[
         bool, typer.Option("--wait", help="Wait for the syncs to end and print how they did.")
     ] = False,
-    timeout: Annotated[
+    max_wait: Annotated[
         float,
         typer.Option(
+            "--max-wait",
             callback=_positive,
             help="Seconds a sync may take, waiting for a running one "
             "included; then exit 3 (the sync goes on: Braze has no cancel call).",
         ),
     ] = 3600.0,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            callback=_positive,
+            hidden=True,
+            help="Deprecated: use --max-wait.",
+        ),
+    ] = None,
     poll_interval: Annotated[
         float,
         typer.Option(
@@ -204,6 +230,7 @@ def sync(
     ] = False,
     api_key: ApiKey = None,
     rest_endpoint: RestEndpoint = None,
+    request_timeout: RequestTimeout = 30.0,
     as_json: AsJson = False,
     debug: Debug = False,
 ) -> None:
@@ -214,6 +241,7 @@ def sync(
     """
     output = _set_up(as_json, debug)
     with _reporting(output):
+        max_wait = _renamed_max_wait(context, max_wait, timeout)
         for integration_id in integration_ids:
             check_integration_id(integration_id)
         if len(set(integration_ids)) != len(integration_ids):
@@ -223,13 +251,15 @@ def sync(
         key, endpoint = _configuration(api_key, rest_endpoint)
 
         async def run() -> Sequence[Outcome]:
-            async with AsyncBrazeCDIClient(key, endpoint) as client:
+            async with AsyncBrazeCDIClient(
+                key, endpoint, request_timeout=request_timeout
+            ) as client:
                 if wait:
                     return await SyncBoard(stderr_console()).run(
                         integration_ids,
                         lambda integration_id, on_event: client.sync_and_wait(
                             integration_id,
-                            timeout=timeout,
+                            max_wait=max_wait,
                             poll_interval=poll_interval,
                             if_running=if_running,
                             fail_on_partial=fail_on_partial,
@@ -240,7 +270,7 @@ def sync(
                     integration_ids,
                     lambda integration_id, on_event: client.start_sync(
                         integration_id,
-                        timeout=timeout,
+                        max_wait=max_wait,
                         poll_interval=poll_interval,
                         if_running=if_running,
                         on_event=on_event,
@@ -333,6 +363,20 @@ def demo(*, debug: Debug = False) -> None:
 # --- shared by the commands ---------------------------------------------------------------
 
 
+def _renamed_max_wait(context: typer.Context, max_wait: float, timeout: float | None) -> float:
+    """``--max-wait``, or the deprecated ``--timeout`` with a one-line notice on standard error;
+    both given is a configuration error (exit 2), before any request."""
+    source = context.get_parameter_source("max_wait")  # typer's own click: compare by name
+    given = source is not None and source.name != "DEFAULT"
+    waits = {"--max-wait": max_wait if given else None, "--timeout": timeout}
+    with warnings.catch_warnings(record=True) as notices:
+        warnings.simplefilter("always")
+        accept_renamed(waits, {"--timeout": "--max-wait"})
+    for notice in notices:
+        stderr_console().print(Text(f"braze-cdi: {notice.message}"), soft_wrap=True)
+    return waits["--max-wait"] or max_wait
+
+
 def _set_up(as_json: bool, debug: bool) -> Output:
     """Route the log records (with ``--debug``, the core's and httpx's request lines go to
     standard error) and make the command's ``Output``."""
@@ -380,7 +424,9 @@ def _configuration(api_key: str | None, rest_endpoint: str | None) -> tuple[str,
 
 
 @contextmanager
-def _client(api_key: str | None, rest_endpoint: str | None) -> Iterator[BrazeCDIClient]:
+def _client(
+    api_key: str | None, rest_endpoint: str | None, request_timeout: float
+) -> Iterator[BrazeCDIClient]:
     key, endpoint = _configuration(api_key, rest_endpoint)
-    with BrazeCDIClient(key, endpoint) as client:
+    with BrazeCDIClient(key, endpoint, request_timeout=request_timeout) as client:
         yield client

@@ -69,7 +69,7 @@ async def _sync_all(
                 if_running="wait",
                 poll_interval=_POLL_INTERVAL,
                 max_poll_interval=_MAX_POLL_INTERVAL,
-                timeout=60.0,
+                max_wait=60.0,
                 on_event=on_event,
             ),
         )

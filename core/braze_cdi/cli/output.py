@@ -116,7 +116,8 @@ class Output:
 
     def error(self, error: BaseException, *, integration_id: str | None = None) -> None:
         """One line on standard error (and its traceback with ``debug``)."""
-        line = one_line(str(error) or type(error).__name__)
+        said = error.describe("cli") if isinstance(error, BrazeCDIError) else str(error)
+        line = one_line(said or type(error).__name__)
         if integration_id is not None and integration_id not in line:
             line = f"{integration_id}: {line}"
         if not isinstance(error, BrazeCDIError):
@@ -137,7 +138,9 @@ class Output:
         """An error as JSON: its class, message, status code, retryability and exit code."""
         return {
             "type": type(error).__name__,
-            "message": one_line(str(error)),
+            "message": one_line(
+                error.describe("cli") if isinstance(error, BrazeCDIError) else str(error)
+            ),
             "status_code": getattr(error, "status_code", None),
             "retryable": getattr(error, "retryable", False),
             "exit_code": int(exit_code_for(error)),

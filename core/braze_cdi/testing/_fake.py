@@ -179,9 +179,9 @@ class Fault:
 
     ``status`` and ``body`` replace Braze's answer (``headers`` go with them, or are added to
     the real answer); ``drop`` closes the connection instead of answering; ``delay`` holds the
-    answer back (past the client's timeout, the client times out). With ``takes_effect``
-    Braze processes the request first (a trigger starts its job); a fault that replaces
-    nothing always does. Made by ``FakeBraze.inject``.
+    answer back (past the client's ``request_timeout``, the client times out). With
+    ``takes_effect`` Braze processes the request first (a trigger starts its job); a fault that
+    replaces nothing always does. Made by ``FakeBraze.inject``.
 
     How the answer (replaced or real) goes on the wire:
 
