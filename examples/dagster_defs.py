@@ -33,9 +33,9 @@ from dagster_braze_cdi import (
 )
 
 # The defaults are the ids of the users and purchases integrations `braze-cdi fake` serves.
-USERS_ID = os.environ.get("BRAZE_USERS_INTEGRATION_ID", "e3e70682-c209-4cac-629f-6fbed82c07cd")
+USERS_ID = os.environ.get("BRAZE_USERS_INTEGRATION_ID", "5d1c0c1e-59a5-4f8b-9a53-02cc0a2b7d11")
 PURCHASES_ID = os.environ.get(
-    "BRAZE_PURCHASES_INTEGRATION_ID", "f728b4fa-4248-5e3a-0a5d-2f346baa9455"
+    "BRAZE_PURCHASES_INTEGRATION_ID", "8c4e2a91-7f3b-4d6e-a0c5-19b8d7e6f254"
 )
 
 # The warehouse tables the integrations read (built elsewhere, so only declared here).

@@ -13,6 +13,7 @@ re-exports the public names, which with ``events`` and ``testing`` are all the a
 from . import _httpx  # noqa: F401  # first: httpx without its command line (see there)
 from ._client import AsyncBrazeCDIClient, BrazeCDIClient
 from ._config import INSTANCES, accept_renamed, check_integration_id, resolve_rest_endpoint
+from ._doctor import Diagnosis, Finding, RateWindow
 from ._errors import (
     BrazeAPIError,
     BrazeAuthenticationError,
@@ -48,6 +49,8 @@ __all__ = [
     "BrazeRateLimited",
     "BrazeServerError",
     "BrazeTransportError",
+    "Diagnosis",
+    "Finding",
     "Hint",
     "IfRunning",
     "Integration",
@@ -56,6 +59,7 @@ __all__ = [
     "JobStatus",
     "RateLimit",
     "RateLimits",
+    "RateWindow",
     "RetryPolicy",
     "Setting",
     "Surface",
@@ -70,3 +74,12 @@ __all__ = [
     "check_integration_id",
     "resolve_rest_endpoint",
 ]
+
+# The public classes go by their public path: a traceback reads `braze_cdi.SyncFailed`, not the
+# private module that defines it, and pickles (which orchestrators ship between processes)
+# name a path that stays valid when the private modules move.
+for _name in __all__:
+    _public = globals()[_name]
+    if isinstance(_public, type) and _public.__module__.startswith("braze_cdi._"):
+        _public.__module__ = __name__
+del _name, _public

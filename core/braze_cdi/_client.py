@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from collections.abc import AsyncIterator, Generator, Iterable, Iterator
+from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -18,18 +18,21 @@ from pydantic import SecretStr
 
 from ._clock import SYSTEM_CLOCK, Clock
 from ._config import (
+    INSTANCES,
     accept_renamed,
     check_integration_id,
     renamed_keywords,
     renamed_message,
     resolve_rest_endpoint,
 )
+from ._doctor import Diagnosis, diagnose
 from ._errors import BrazeConfigError
 from ._exchange import ACCEPT_ENCODING, BodyReader, ClientClosed, NoAnswer
 from ._listing import every_item, jobs_since, scan_jobs
-from ._logging import OnEvent, Subscribers
+from ._logging import BeforeTriggerHook, OnEvent, Subscribers
 from ._models import IfRunning, Integration, SyncHandle, SyncJob, SyncResult
 from ._protocol import (
+    BeforeTrigger,
     Call,
     Effect,
     Emit,
@@ -167,7 +170,9 @@ class _Client(Generic[H]):
     # --- operations: built eagerly, so bad input fails before any request ---------------------
 
     def _context(self) -> Context:
-        return Context(self.retry, self._budgets, self._clock, self._redact)
+        return Context(
+            self.retry, self._budgets, self._clock, self._redact, endpoint=self.rest_endpoint
+        )
 
     def _exchange_deadline(self, effect: Send) -> float:
         """When the exchange for ``effect`` must end, in real time (``time.monotonic``): after
@@ -202,10 +207,17 @@ class _Client(Generic[H]):
         return scan.newest[0] if scan.newest else None
 
     def _start_op(
-        self, integration_id: str, *, if_running: IfRunning, max_wait: float, poll_interval: float
+        self,
+        integration_id: str,
+        *,
+        if_running: IfRunning,
+        max_wait: float,
+        poll_interval: float,
+        resume: SyncHandle | None,
     ) -> Op[SyncHandle]:
         check_integration_id(integration_id)
         _check_if_running(if_running)
+        _check_resume(resume, integration_id)
         polling = _polling(poll_interval, None, max_wait)
         ctx = self._context()
         return start_sync(
@@ -214,6 +226,7 @@ class _Client(Generic[H]):
             if_running=if_running,
             deadline=self._clock.monotonic() + max_wait,
             polling=polling,
+            resume=resume,
         )
 
     def _wait_op(
@@ -248,9 +261,11 @@ class _Client(Generic[H]):
         if_running: IfRunning = "wait",
         fail_on_partial: bool = False,
         max_poll_interval: float | None = None,
+        resume: SyncHandle | None = None,
     ) -> Op[SyncResult]:
         check_integration_id(integration_id)
         _check_if_running(if_running)
+        _check_resume(resume, integration_id)
         polling = _polling(poll_interval, max_poll_interval, max_wait)
         return sync_and_wait(
             self._context(),
@@ -259,6 +274,29 @@ class _Client(Generic[H]):
             timeout=max_wait,
             polling=polling,
             fail_on_partial=fail_on_partial,
+            resume=resume,
+        )
+
+    def _diagnose_op(
+        self, find_instance: bool, instances: Mapping[str, str] | None
+    ) -> Op[Diagnosis]:
+        resolved = None
+        if find_instance:
+            table = INSTANCES if instances is None else instances
+            resolved = {name: resolve_rest_endpoint(url) for name, url in table.items()}
+        return diagnose(self._context(), self.rest_endpoint, instances=resolved)
+
+
+def _check_resume(resume: object, integration_id: str) -> None:
+    if resume is None:
+        return
+    if not isinstance(resume, SyncHandle):
+        raise BrazeConfigError(
+            f"resume must be the SyncHandle before_trigger was given, not {type(resume).__name__}."
+        )
+    if resume.integration_id != integration_id:
+        raise BrazeConfigError(
+            f"resume is the record of integration {resume.integration_id}, not {integration_id}."
         )
 
 
@@ -435,6 +473,8 @@ class BrazeCDIClient(_Client[httpx.Client]):
         max_wait: float = 3600.0,
         poll_interval: float = 10.0,
         on_event: OnEvent | None = None,
+        resume: SyncHandle | None = None,
+        before_trigger: BeforeTriggerHook | None = None,
     ) -> SyncHandle:
         """Trigger a sync and return a handle to wait for it with, maybe in another process.
 
@@ -452,6 +492,13 @@ class BrazeCDIClient(_Client[httpx.Client]):
             poll_interval: Seconds between polls while waiting for a running job.
             on_event: Called with each ``braze_cdi.events.SyncEvent`` of the call, after the
                 ``braze_cdi`` logger has it. An exception it raises is logged, never raised.
+            before_trigger: Called with the record of the trigger (a ``SyncHandle``) right
+                before it is sent, to persist it where a later attempt of the same pipeline run
+                finds it. An exception it raises is raised, and no trigger is sent.
+            resume: The record an earlier attempt persisted: the job its trigger started is
+                adopted (``braze_cdi.events.Resumed``) rather than triggering again; a trigger
+                is sent only once Braze's job list shows the earlier one started nothing
+                (allowing a minute for Braze to list a new job).
 
         Returns:
             A ``SyncHandle`` (``triggered`` is False when a running job was adopted).
@@ -473,9 +520,14 @@ class BrazeCDIClient(_Client[httpx.Client]):
             (False, 0)
         """
         op = self._start_op(
-            integration_id, if_running=if_running, max_wait=max_wait, poll_interval=poll_interval
+            integration_id,
+            if_running=if_running,
+            max_wait=max_wait,
+            poll_interval=poll_interval,
+            resume=resume,
         )
-        return self._traced("start_sync", integration_id, op, Subscribers(on_event))
+        subscribers = Subscribers(on_event, before_trigger=before_trigger)
+        return self._traced("start_sync", integration_id, op, subscribers)
 
     @renamed_keywords(timeout="max_wait")
     def wait_for_sync(
@@ -532,9 +584,12 @@ class BrazeCDIClient(_Client[httpx.Client]):
         fail_on_partial: bool = False,
         max_poll_interval: float | None = None,
         on_event: OnEvent | None = None,
+        resume: SyncHandle | None = None,
+        before_trigger: BeforeTriggerHook | None = None,
     ) -> SyncResult:
         """``start_sync``, then ``wait_for_sync``, within one ``max_wait``: seconds the whole
-        call may take (``timeout`` is its deprecated name).
+        call may take (``timeout`` is its deprecated name). ``before_trigger`` and ``resume``
+        make a retried pipeline run adopt the sync it started: see ``start_sync``.
 
         Returns:
             A ``SyncResult``: the job that ended ``success`` or ``partial``.
@@ -561,8 +616,58 @@ class BrazeCDIClient(_Client[httpx.Client]):
             if_running=if_running,
             fail_on_partial=fail_on_partial,
             max_poll_interval=max_poll_interval,
+            resume=resume,
         )
-        return self._traced("sync_and_wait", integration_id, op, Subscribers(on_event))
+        subscribers = Subscribers(on_event, before_trigger=before_trigger)
+        return self._traced("sync_and_wait", integration_id, op, subscribers)
+
+    def diagnose(
+        self,
+        *,
+        find_instance: bool = False,
+        instances: Mapping[str, str] | None = None,
+        on_event: OnEvent | None = None,
+    ) -> Diagnosis:
+        """Check the key, the endpoint and the workspace, and say what to fix: what
+        ``braze-cdi doctor`` prints.
+
+        Checks that the endpoint answers (naming the step that fails: DNS, connect, TLS,
+        HTTP), that it accepts the key, the ``cdi.integration_list`` and
+        ``cdi.integration_job_status`` permissions (by reading the integration list and one
+        integration's jobs; ``cdi.integration_sync`` cannot be checked without triggering, and
+        the doctor never triggers), how much of each rate window other clients of the workspace
+        use, the offset of this machine's clock from Braze's, and each integration (paused, last
+        job ``error`` or ``config_error``, a scheduled run long overdue). Each request is one
+        attempt: a failure is reported, never retried, never raised.
+
+        Args:
+            find_instance: When the endpoint refuses the key (401), send the key to each of
+                Braze's other instances in turn, and name the one that accepts it. Opt-in:
+                it sends the key to every Braze instance tried.
+            instances: The instances ``find_instance`` tries, name to REST endpoint;
+                ``INSTANCES`` by default (tests point the names at fake servers).
+            on_event: A subscriber to the call's events (its rate-budget waits).
+
+        Returns:
+            A ``Diagnosis``: ``ok`` when no finding is a problem; each problem has its ``fix``.
+
+        Raises:
+            BrazeConfigError: an entry of ``instances`` is not a REST endpoint.
+
+        Examples:
+            >>> from braze_cdi import BrazeCDIClient
+            >>> from braze_cdi.testing import FakeBraze
+            >>> fake = FakeBraze()
+            >>> _ = fake.add_integration(name="users", history=2)
+            >>> with BrazeCDIClient(fake.api_key, "US-01", transport=fake) as client:
+            ...     report = client.diagnose()
+            >>> report.ok, [f.subject for f in report.findings if f.verdict == "not_checked"]
+            (True, ['cdi.integration_sync'])
+            >>> print(report.findings[0].summary)
+            rest.iad-01.braze.com resolves and answers over TLS.
+        """
+        op = self._diagnose_op(find_instance, instances)
+        return self._run(op, Subscribers(on_event))
 
     # --- the driver -----------------------------------------------------------------------
 
@@ -599,6 +704,8 @@ class BrazeCDIClient(_Client[httpx.Client]):
                     yield effect.item
                 elif isinstance(effect, Notify):
                     subscribers.notify(effect.event)
+                elif isinstance(effect, BeforeTrigger):
+                    subscribers.persist(effect.record)
                 elif isinstance(effect, Sleep):
                     self._clock.sleep(effect.seconds)
                 else:
@@ -761,6 +868,8 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
         max_wait: float = 3600.0,
         poll_interval: float = 10.0,
         on_event: OnEvent | None = None,
+        resume: SyncHandle | None = None,
+        before_trigger: BeforeTriggerHook | None = None,
     ) -> SyncHandle:
         """See ``BrazeCDIClient.start_sync``; ``await`` it.
 
@@ -778,9 +887,14 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
             'success'
         """
         op = self._start_op(
-            integration_id, if_running=if_running, max_wait=max_wait, poll_interval=poll_interval
+            integration_id,
+            if_running=if_running,
+            max_wait=max_wait,
+            poll_interval=poll_interval,
+            resume=resume,
         )
-        return await self._traced("start_sync", integration_id, op, Subscribers(on_event))
+        subscribers = Subscribers(on_event, before_trigger=before_trigger)
+        return await self._traced("start_sync", integration_id, op, subscribers)
 
     @renamed_keywords(timeout="max_wait")
     async def wait_for_sync(
@@ -831,6 +945,8 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
         fail_on_partial: bool = False,
         max_poll_interval: float | None = None,
         on_event: OnEvent | None = None,
+        resume: SyncHandle | None = None,
+        before_trigger: BeforeTriggerHook | None = None,
     ) -> SyncResult:
         """See ``BrazeCDIClient.sync_and_wait``; ``await`` it.
 
@@ -853,8 +969,37 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
             if_running=if_running,
             fail_on_partial=fail_on_partial,
             max_poll_interval=max_poll_interval,
+            resume=resume,
         )
-        return await self._traced("sync_and_wait", integration_id, op, Subscribers(on_event))
+        subscribers = Subscribers(on_event, before_trigger=before_trigger)
+        return await self._traced("sync_and_wait", integration_id, op, subscribers)
+
+    async def diagnose(
+        self,
+        *,
+        find_instance: bool = False,
+        instances: Mapping[str, str] | None = None,
+        on_event: OnEvent | None = None,
+    ) -> Diagnosis:
+        """See ``BrazeCDIClient.diagnose``; ``await`` it.
+
+        Examples:
+            >>> import asyncio
+            >>> from braze_cdi import AsyncBrazeCDIClient
+            >>> from braze_cdi.testing import FakeBraze
+            >>> fake = FakeBraze()
+            >>> fake.add_key("list-only-key-0123456789", {"cdi.integration_list"})
+            >>> _ = fake.add_integration(name="users")
+            >>> async def check():
+            ...     async with AsyncBrazeCDIClient(
+            ...         "list-only-key-0123456789", "US-01", transport=fake
+            ...     ) as client:
+            ...         return await client.diagnose()
+            >>> [problem.fix for problem in asyncio.run(check()).problems]
+            ['Create a REST API key with cdi.integration_job_status (Braze cannot add a ...']
+        """
+        op = self._diagnose_op(find_instance, instances)
+        return await self._run(op, Subscribers(on_event))
 
     @renamed_keywords(timeout="max_wait")
     async def sync_many(
@@ -958,6 +1103,9 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
             return None
         if isinstance(effect, Notify):
             await subscribers.anotify(effect.event)
+            return None
+        if isinstance(effect, BeforeTrigger):
+            await subscribers.apersist(effect.record)
             return None
         if isinstance(effect, Emit):  # pragma: no cover - only listings emit
             raise TypeError("unexpected item")

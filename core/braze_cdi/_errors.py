@@ -131,7 +131,8 @@ class BrazeCDIError(Exception):
             a step only when this is True.
         handle: When the error ended a wait for a sync that was started (or adopted), the
             ``SyncHandle`` to wait for it again with ``wait_for_sync``: Braze has no cancel
-            call, so the sync goes on. ``None`` otherwise.
+            call, so the sync goes on. ``SyncFailed`` carries the handle of the job that
+            failed (``handle.triggered``: whether the call triggered it). ``None`` otherwise.
 
     Examples:
         >>> from braze_cdi import BrazeCDIClient, BrazeCDIError
@@ -433,7 +434,8 @@ class SyncFailed(BrazeCDIError):
 
     Raised by ``wait_for_sync`` and ``sync_and_wait`` when the job ends ``error`` or
     ``config_error``, or ``partial`` with ``fail_on_partial=True``. Not retryable: the sync ran,
-    and running it again gives the same result until its cause is fixed.
+    and running it again gives the same result until its cause is fixed. ``handle`` is where the
+    job was found; ``handle.triggered`` says whether the call triggered it.
 
     Examples:
         >>> from braze_cdi import BrazeCDIClient, SyncFailed
@@ -444,8 +446,8 @@ class SyncFailed(BrazeCDIError):
         ...     try:
         ...         client.sync_and_wait(events.integration_id)
         ...     except SyncFailed as error:
-        ...         print(error.job.job_status, error.job.rows_synced)
-        error 0
+        ...         print(error.job.job_status, error.job.rows_synced, error.handle.triggered)
+        error 0 True
     """
 
     def __init__(self, message: str, *, integration_id: str, job: SyncJob) -> None:

@@ -49,11 +49,29 @@ class NoAnswer:
 
     kind: type[BaseException]
     detail: str
+    # The kind of the exception at the root of ``kind`` (``socket.gaierror`` for a name that
+    # does not resolve, ``ssl.SSLError`` for a failed handshake), when another one caused it.
+    cause: type[BaseException] | None = None
 
     @classmethod
     def of(cls, error: BaseException, redact: Callable[[str], str]) -> NoAnswer:
         # Redacted whole, then cut: a cut through the key would leave part of it.
-        return cls(type(error), redact(str(error))[:4096])
+        return cls(type(error), redact(str(error))[:4096], _root_cause(error))
+
+
+_MAX_CAUSES = 16
+
+
+def _root_cause(error: BaseException) -> type[BaseException] | None:
+    """The kind of the exception that started ``error``'s chain of causes (``raise ... from``,
+    or raised while handling another), followed for at most ``_MAX_CAUSES`` links."""
+    root: BaseException | None = None
+    link = error.__cause__ or error.__context__
+    for _ in range(_MAX_CAUSES):
+        if link is None:
+            break
+        root, link = link, link.__cause__ or link.__context__
+    return None if root is None else type(root)
 
 
 class ResponseTooLarge(Exception):

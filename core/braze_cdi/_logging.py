@@ -6,11 +6,15 @@ from __future__ import annotations
 import copy
 import inspect
 import logging
+from collections.abc import Callable
 
+from ._models import SyncHandle
 from ._tracing import NO_TRACE, Trace
 from .events import OnEvent, SyncEvent
 
-__all__ = ["OnEvent", "Subscribers", "log_event"]
+__all__ = ["BeforeTriggerHook", "OnEvent", "Subscribers", "log_event"]
+
+BeforeTriggerHook = Callable[[SyncHandle], object]
 
 logger = logging.getLogger("braze_cdi")
 
@@ -24,18 +28,28 @@ def log_event(event: SyncEvent) -> None:
 
 
 class Subscribers:
-    """The subscribers of one call: logging, the call's trace, then the caller's ``on_event``.
+    """The subscribers of one call: logging, the call's trace, then the caller's ``on_event``;
+    and its ``before_trigger`` hook.
 
     A subscriber's exception never breaks the sync: the first is logged, with its traceback,
-    and the subscriber goes on being called.
+    and the subscriber goes on being called. The hook's exception is the call's: a record that
+    could not be persisted must stop the trigger.
     """
 
-    def __init__(self, on_event: OnEvent | None, trace: Trace = NO_TRACE) -> None:
-        if on_event is not None and not callable(on_event):
-            from ._errors import BrazeConfigError  # noqa: PLC0415
+    def __init__(
+        self,
+        on_event: OnEvent | None,
+        trace: Trace = NO_TRACE,
+        *,
+        before_trigger: BeforeTriggerHook | None = None,
+    ) -> None:
+        for name, value in (("on_event", on_event), ("before_trigger", before_trigger)):
+            if value is not None and not callable(value):
+                from ._errors import BrazeConfigError  # noqa: PLC0415
 
-            raise BrazeConfigError(f"on_event must be callable, not {on_event!r}.")
+                raise BrazeConfigError(f"{name} must be callable, not {value!r}.")
         self._on_event = on_event
+        self._before_trigger = before_trigger
         self._trace = trace
         self._failure_logged = [False]  # shared by the copies traced_by makes
 
@@ -45,6 +59,21 @@ class Subscribers:
         traced = copy.copy(self)
         traced._trace = trace
         return traced
+
+    def persist(self, record: SyncHandle) -> None:
+        """Hand the record of the trigger about to be sent to the hook, in the sync client."""
+        if self._before_trigger is not None:
+            result = self._before_trigger(record)
+            if inspect.iscoroutine(result):
+                result.close()
+                raise TypeError("before_trigger is a coroutine function: use AsyncBrazeCDIClient")
+
+    async def apersist(self, record: SyncHandle) -> None:
+        """The same in the async client: a coroutine function's result is awaited."""
+        if self._before_trigger is not None:
+            result = self._before_trigger(record)
+            if inspect.isawaitable(result):
+                await result
 
     def notify(self, event: SyncEvent) -> None:
         """Hand ``event`` to each subscriber, in the sync client."""

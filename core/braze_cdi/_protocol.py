@@ -37,6 +37,7 @@ from ._errors import (
     SyncAlreadyRunning,
 )
 from ._exchange import ClientClosed, NoAnswer, ResponseTooLarge
+from ._models import SyncHandle
 from ._rate_limit import EndpointKind
 from .events import SyncEvent
 
@@ -52,7 +53,11 @@ PERMISSIONS: dict[EndpointKind, str] = {
 
 @dataclass(frozen=True)
 class Call:
-    """One request to a CDI endpoint, before it has a host or credentials."""
+    """One request to a CDI endpoint, before it has a host or credentials.
+
+    ``path`` is relative to the client's REST endpoint; a whole URL sends the call to another
+    host (the doctor's search for the instance of a key, and only that).
+    """
 
     kind: EndpointKind
     method: str
@@ -115,7 +120,16 @@ class Notify:
     event: SyncEvent
 
 
-Effect = Send | Sleep | Emit | Notify
+@dataclass(frozen=True)
+class BeforeTrigger:
+    """Hand ``record`` to the call's ``before_trigger`` hook before the trigger is sent: the
+    hook persists it, so a later attempt can resume with it. An exception the hook raises is
+    raised by the call, and the trigger is not sent."""
+
+    record: SyncHandle
+
+
+Effect = Send | Sleep | Emit | Notify | BeforeTrigger
 # What a driver hands back for a `Send`: the answer, its body read whole within the bounds of
 # `_exchange`, or how the exchange failed (never raised: an outcome like another). Tests of the
 # operations may hand back the exception itself.
@@ -372,8 +386,11 @@ _NOT_CONNECTED = (
 )
 
 
-def transport_error(call: Call, outcome: NoAnswer | Exception, redact: Redact) -> BrazeCDIError:
-    """The typed error for an exchange that ended without a usable answer."""
+def transport_error(
+    call: Call, outcome: NoAnswer | Exception, redact: Redact, *, endpoint: str | None = None
+) -> BrazeCDIError:
+    """The typed error for an exchange that ended without a usable answer, naming the host
+    it was sent to (``call.path`` when it is a whole URL, else ``endpoint``'s)."""
     failure = outcome if isinstance(outcome, NoAnswer) else NoAnswer.of(outcome, redact)
     kind = failure.kind
     if issubclass(kind, ClientClosed):
@@ -395,9 +412,22 @@ def transport_error(call: Call, outcome: NoAnswer | Exception, redact: Redact) -
     else:
         hint = "Check the REST endpoint and network access to it."
     detail = _clip(failure.detail).rstrip(".") or "no detail"
+    host = _host_of(call.path) or _host_of(endpoint)
+    at = f" at {host}" if host else ""
     return BrazeTransportError(
-        f"{call} failed: {kind.__name__}: {detail}.", connected=connected, hint=hint
+        f"{call}{at} failed: {kind.__name__}: {detail}.", connected=connected, hint=hint
     )
+
+
+def _host_of(url: str | None) -> str | None:
+    """The host (and port) of a whole URL, never its credentials, path or query."""
+    if not url or not url.lower().startswith(("http://", "https://")):
+        return None
+    try:
+        netloc = urlsplit(url).netloc
+    except ValueError:
+        return None
+    return netloc.rpartition("@")[2] or None
 
 
 # Numbers in headers: ASCII digits only (``int`` and ``float`` also take other scripts' digits,

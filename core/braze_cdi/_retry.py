@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ._clock import Clock
 from ._config import accept_renamed, renamed_message
-from ._errors import BrazeCDIError, BrazeRateLimited
+from ._errors import BrazeCDIError, BrazeRateLimited, BrazeTransportError
 from ._exchange import NoAnswer
 from ._protocol import (
     Call,
@@ -34,7 +34,7 @@ from ._protocol import (
 from ._rate_limit import Budget, EndpointKind
 from .events import Retrying, WaitingForBudget
 
-__all__ = ["Context", "RetryPolicy", "send"]
+__all__ = ["Context", "RetryPolicy", "send", "send_once"]
 
 T = TypeVar("T")
 
@@ -110,6 +110,8 @@ class Context:
     redact: Redact
     # Requests sent per endpoint kind, retries included.
     sent: Counter[str] = field(default_factory=Counter)
+    # The REST endpoint the calls go to, for the messages of failures to reach it.
+    endpoint: str | None = None
 
 
 def send(
@@ -132,10 +134,10 @@ def send(
         give_up_at = min(give_up_at, deadline)
     budget = ctx.budgets.get(call.kind)
     for attempt in count(1):
-        outcome = yield from _send_within_budget(ctx, call, budget, give_up_at)
+        outcome = yield from send_once(ctx, call, give_up_at)
         try:
             if isinstance(outcome, NoAnswer | Exception):
-                raise transport_error(call, outcome, ctx.redact)
+                raise transport_error(call, outcome, ctx.redact, endpoint=ctx.endpoint)
             if not outcome.is_success:
                 raise error_for(call, outcome, ctx.redact)
             return read(outcome)
@@ -153,9 +155,10 @@ def send(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _send_within_budget(
-    ctx: Context, call: Call, budget: Budget | None, give_up_at: float
-) -> Op[Outcome]:
+def send_once(ctx: Context, call: Call, give_up_at: float) -> Op[Outcome]:
+    """One attempt at ``call`` within its rate budget, by ``give_up_at`` (monotonic): the
+    outcome as the driver handed it back, whatever it is (``send`` decides what it means)."""
+    budget = ctx.budgets.get(call.kind)
     if budget is None:
         outcome: Outcome = yield Send(call, give_up_at)
         ctx.sent[call.kind] += 1
@@ -170,6 +173,8 @@ def _send_within_budget(
         yield Sleep(delay)
     if reservation.start > give_up_at:
         reservation.cancel()
+        if reservation.start <= now:  # the budget holds nothing back: the time is up already
+            raise _out_of_time(call)
         raise _over_budget(call, budget, retry_after=reservation.start - now)
     try:
         if reservation.start > now:
@@ -194,6 +199,16 @@ def _over_budget(call: Call, budget: Budget, *, retry_after: float) -> BrazeRate
         f"{budget.limit.period:g}s allows the next call only after the deadline.",
         retry_after=retry_after,
         hint="Other calls of this process use the same workspace's budget.",
+    )
+
+
+def _out_of_time(call: Call) -> BrazeTransportError:
+    # Not the budget's doing: the call's deadline (a wait's max_wait, or the policy's
+    # max_duration) had passed before it could be sent.
+    return BrazeTransportError(
+        f"{call} was not sent: the time it was given had run out.",
+        connected=False,
+        hint="The wait or the retries it belonged to used all their time.",
     )
 
 

@@ -22,7 +22,7 @@ from ._models import (
     rows_text,
     start_text,
 )
-from ._protocol import Notify, Op, Sleep, may_have_reached_braze, trigger_call
+from ._protocol import BeforeTrigger, Notify, Op, Sleep, may_have_reached_braze, trigger_call
 from ._retry import Context, send
 from .events import (
     AlreadyRunning,
@@ -31,6 +31,7 @@ from .events import (
     JobPolled,
     JobStatusChanged,
     PollFailed,
+    Resumed,
     Triggered,
     TriggerOutcomeUnknown,
 )
@@ -42,6 +43,12 @@ _WAIT_OR_ATTACH = Hint(
 
 # How far apart Braze's API servers and job runners may tell the time.
 _CLOCK_TOLERANCE = timedelta(seconds=5)
+
+#: How long after an earlier attempt's trigger its job may still be missing from Braze's job
+#: list (Braze documents nothing about it): until then, a resumed sync waits for that job to be
+#: listed instead of triggering again. Measured by Braze's clock (its ``Date`` header), or by
+#: ours from the resume's start when Braze sends none.
+LATE_LISTING = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -64,10 +71,16 @@ def sync_and_wait(
     timeout: float,
     polling: Polling,
     fail_on_partial: bool,
+    resume: SyncHandle | None = None,
 ) -> Op[SyncResult]:
     began = ctx.clock.monotonic()
     handle = yield from start_sync(
-        ctx, integration_id, if_running=if_running, deadline=began + timeout, polling=polling
+        ctx,
+        integration_id,
+        if_running=if_running,
+        deadline=began + timeout,
+        polling=polling,
+        resume=resume,
     )
     job = yield from _wait(
         ctx, handle, deadline=began + timeout, polling=polling, fail_on_partial=fail_on_partial
@@ -96,9 +109,24 @@ def _result(ctx: Context, handle: SyncHandle, job: SyncJob, began: float) -> Syn
 
 
 def start_sync(
-    ctx: Context, integration_id: str, *, if_running: IfRunning, deadline: float, polling: Polling
+    ctx: Context,
+    integration_id: str,
+    *,
+    if_running: IfRunning,
+    deadline: float,
+    polling: Polling,
+    resume: SyncHandle | None = None,
 ) -> Op[SyncHandle]:
-    """Trigger a sync (or adopt the running one) and return where to find its job."""
+    """Trigger a sync (or adopt the running one) and return where to find its job.
+
+    With ``resume``, the record an earlier attempt persisted before its trigger, the job that
+    trigger started is adopted when Braze lists it; a trigger is sent only once the job list
+    shows that the earlier trigger started nothing.
+    """
+    if resume is not None:
+        resumed = yield from _resume(ctx, resume, deadline=deadline, polling=polling)
+        if resumed is not None:
+            return resumed
     ended: SyncJob | None = None  # the running job last waited for, once it was seen to end
     while True:
         try:
@@ -129,6 +157,8 @@ def start_sync(
                 if now >= deadline:
                     raise _not_started(integration_id, None)
                 yield Sleep(min(polling.interval, deadline - now))
+                if ctx.clock.monotonic() > deadline:  # no time is left for another look
+                    raise _not_started(integration_id, None)
                 continue
             ended = yield from _follow(
                 ctx,
@@ -148,6 +178,7 @@ def start_sync(
             not_before=scan.date,
             triggered=True,
         )
+        yield BeforeTrigger(handle)  # persisted first, so a later attempt can resume
         running = yield from _trigger(ctx, handle, deadline=deadline)
         if running is None:
             return handle
@@ -161,6 +192,40 @@ def start_sync(
             integration_id=integration_id, previous_job=newest, triggered=False
         )
         yield from _follow(ctx, running_job, deadline=deadline, polling=polling)
+
+
+def _resume(
+    ctx: Context, record: SyncHandle, *, deadline: float, polling: Polling
+) -> Op[SyncHandle | None]:
+    """The handle of the job ``record``'s trigger started, once Braze lists it; ``None`` once
+    ``LATE_LISTING`` has passed since that trigger with no such job (it started nothing, or
+    was never sent)."""
+    integration_id = record.integration_id
+    began = ctx.clock.monotonic()
+    while True:
+        scan = yield from scan_jobs(
+            ctx, integration_id, since=_after(record.previous_job) or BEGINNING, deadline=deadline
+        )
+        ours = _newer(scan.since, record)
+        if ours:
+            yield Notify(Resumed(integration_id, min(ours, key=_start)))
+            return record.model_copy(update={"triggered": True})
+        if scan.date is not None and record.not_before is not None:
+            settled = scan.date - record.not_before >= LATE_LISTING
+        else:
+            settled = ctx.clock.monotonic() - began >= LATE_LISTING.total_seconds()
+        if settled:
+            return None
+        now = ctx.clock.monotonic()
+        if now >= deadline:
+            raise SyncTimeout(
+                f"The wait for integration {integration_id} ran out before the job an earlier "
+                "attempt triggered was listed; it may still appear.",
+                integration_id=integration_id,
+                job=None,
+                handle=record.model_copy(update={"triggered": True}),
+            )
+        yield Sleep(min(polling.interval, deadline - now))
 
 
 def _not_started(integration_id: str, problem: BrazeCDIError | None) -> SyncTimeout:
@@ -267,12 +332,14 @@ def _wait(
             "Braze dashboard.",
             JobStatus.PARTIAL: "Some rows failed; Braze's dashboard lists why.",
         }.get(JobStatus(job.job_status), "Braze's dashboard shows the sync's log.")
-        raise SyncFailed(
+        failed = SyncFailed(
             f"The sync of integration {handle.integration_id} ended {job.job_status}: "
             f"{rows_text(job)}. {hint}",
             integration_id=handle.integration_id,
             job=job,
         )
+        failed.handle = handle  # whether this call triggered the job, and how it was found
+        raise failed
     return job
 
 
@@ -283,15 +350,18 @@ def _follow(
 
     With ``resumable``, running out of time raises a ``SyncTimeout`` carrying ``where``.
     """
-    integration_id, previous = where.integration_id, where.previous_job
+    integration_id = where.integration_id
+    # Read back only as far as the job can lie: after the previous job, and not before the
+    # trigger (a handle with no previous job would otherwise read the whole history each poll).
+    since = _after(where.previous_job) or BEGINNING
+    if where.not_before is not None:
+        since = max(since, where.not_before - _CLOCK_TOLERANCE)
     interval = polling.interval
     job: SyncJob | None = None
     problem: BrazeCDIError | None = None
     while True:
         try:
-            scan = yield from scan_jobs(
-                ctx, integration_id, since=_after(previous) or BEGINNING, deadline=deadline
-            )
+            scan = yield from scan_jobs(ctx, integration_id, since=since, deadline=deadline)
         except BrazeCDIError as error:
             # The job goes on at Braze whatever our polls meet; only the deadline ends the wait.
             if not error.retryable:
@@ -318,8 +388,23 @@ def _follow(
         if now >= deadline:
             raise _timeout(integration_id, job, problem, where if resumable else None)
         yield Sleep(min(interval, deadline - now))
+        if ctx.clock.monotonic() > deadline:
+            # The pause ended past the deadline (a real clock always overshoots a little): a
+            # look now could not be answered in time, and its failure would only hide that the
+            # wait ran out.
+            raise _timeout(integration_id, job, problem, where if resumable else None)
         if job is not None:
             interval = polling.after(interval)
+
+
+_RESUME = Hint(
+    "Braze has no cancel call, so a running job goes on: wait again with the handle, or sync "
+    "again with {} to adopt the running job.",
+    (Setting("if_running", "attach"),),
+)
+_ADOPT = Hint(
+    "Sync again later, or with {} to adopt the running job.", (Setting("if_running", "attach"),)
+)
 
 
 def _timeout(
@@ -332,15 +417,18 @@ def _timeout(
         state = "no new job appeared in Braze's job list"
     else:
         state = f"the job started {start_text(job)} was still {job.job_status}"
+    if handle is None:  # the job of another caller, waited for before triggering
+        state += "; no sync was started"
     if problem is not None:
         state += f"; the last poll failed: {problem.message.rstrip('.')}"
-    return SyncTimeout(
-        f"The wait for integration {integration_id} ran out: {state}. Braze has no cancel call, "
-        "so a running job goes on; wait again with the handle, or with if_running='attach'.",
+    error = SyncTimeout(
+        f"The wait for integration {integration_id} ran out: {state}.",
         integration_id=integration_id,
         job=job,
         handle=handle,
     )
+    error.hint = _RESUME if handle is not None else _ADOPT
+    return error
 
 
 def _after(job: SyncJob | None) -> datetime | None:

@@ -12,6 +12,7 @@ them to any run log.
 SyncEvent                  integration_id (None for a call about no one integration)
 ├── AlreadyRunning         a job was running before the trigger: job, choice (wait/attach/fail)
 ├── Triggered              the trigger took effect: confirmed_by (answer/job_list/resend)
+├── Resumed                an earlier attempt's trigger is adopted: job (None: not listed yet)
 ├── TriggerOutcomeUnknown  the trigger may have reached Braze: error
 ├── JobNotListedYet        the trigger's job is not in the job list yet
 ├── JobStatusChanged       the job was seen with a new status: job, previous_status
@@ -53,6 +54,7 @@ __all__ = [
     "JobStatusChanged",
     "OnEvent",
     "PollFailed",
+    "Resumed",
     "Retrying",
     "RunLog",
     "SyncEvent",
@@ -137,6 +139,20 @@ class Triggered(SyncEvent):
         if self.confirmed_by == "answer":
             return f"Triggered a sync of integration {name or self.integration_id}."
         return super().message(name)
+
+
+@dataclass(frozen=True)
+class Resumed(SyncEvent):
+    """The sync resumes an earlier attempt (``resume=``): the job that attempt's trigger
+    started is adopted instead of triggering again. ``job`` is that job, or ``None`` when Braze
+    refused a new trigger because a job is running that it does not list yet."""
+
+    job: SyncJob | None
+
+    @property
+    def summary(self) -> str:
+        started = "" if self.job is None else f" (job started {start_text(self.job)})"
+        return f"resuming the sync an earlier attempt triggered{started}; not triggering again"
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -201,3 +203,116 @@ def test_the_old_timeout_option_stays_out_of_the_help(braze_cdi: Run) -> None:
     assert ran.code == 0
     assert "--max-wait" in ran.stdout
     assert "--timeout" not in ran.stdout
+
+
+def test_sync_without_wait_does_not_wait_for_a_job_already_running(
+    braze_cdi: Run, fake: FakeBraze
+) -> None:
+    integration = fake.add_integration(history=1)
+    fake.start_job(integration.integration_id, duration=60.0)
+
+    began = time.monotonic()
+    ran = braze_cdi("sync", integration.integration_id, "--json")
+
+    assert time.monotonic() - began < 30  # not the minute the running job takes
+    assert ran.code == 1
+    [item] = ran.json()
+    assert item["error"]["type"] == "SyncAlreadyRunning"
+    assert item["triggered"] is None and item["resume"] is None
+    [line] = ran.error_lines
+    assert "Not triggered" in line
+    assert "Add --wait to wait for it to end and trigger then" in line
+    assert "--if-running attach" in line
+    assert fake.count("trigger") == 0
+
+
+def test_sync_without_wait_waits_for_a_running_job_only_when_told_to(
+    braze_cdi: Run, fake: FakeBraze
+) -> None:
+    integration = fake.add_integration(history=1)
+    fake.start_job(integration.integration_id, duration=0.5)
+
+    ran = braze_cdi("sync", integration.integration_id, "--if-running", "wait", *FAST, "--json")
+
+    assert ran.code == 0, ran.stderr
+    [handle] = [SyncHandle.model_validate(item) for item in ran.json()]
+    assert handle.triggered  # after the running job ended
+    assert integration.triggered_jobs == 1
+
+
+def test_a_failed_sync_keeps_triggered_and_waited(braze_cdi: Run, fake: FakeBraze) -> None:
+    integration = fake.add_integration(name="events", duration=0.3, outcome="error")
+
+    as_json = braze_cdi("sync", integration.integration_id, "--wait", *FAST, "--json")
+    as_table = braze_cdi("sync", integration.integration_id, "--wait", *FAST)
+
+    assert as_json.code == as_table.code == 1
+    [item] = as_json.json()
+    assert item["triggered"] is True
+    assert item["waited_seconds"] >= 0.3
+    assert item["job"]["job_status"] == "error"
+    [row] = [line for line in as_table.stdout.splitlines() if integration.integration_id in line]
+    cells = [cell.strip() for cell in row.strip("│ ").split("│")]
+    assert cells[0] == "events"
+    assert cells[2] == "error"
+    assert re.fullmatch(r"\d+\.\ds", cells[6])  # waited
+    assert cells[7] == "yes"  # triggered
+
+
+def test_a_short_max_wait_ends_as_a_timeout(braze_cdi: Run, fake: FakeBraze) -> None:
+    integration = fake.add_integration(duration=60.0)
+
+    for option in ("--max-wait", "--timeout"):  # the deprecated name as well
+        ran = braze_cdi(
+            "sync", integration.integration_id, "--wait", option, "1", "--poll-interval", "0.5"
+        )
+
+        assert ran.code == 3, option
+        [line] = ran.error_lines
+        assert "ran out: the job started" in line and "was still running" in line, line
+        assert "budget" not in ran.stderr and "poll failed" not in ran.stderr, ran.stderr
+        assert "timed out" in ran.stdout
+
+
+def test_progress_and_tables_show_the_integration_names(braze_cdi: Run, fake: FakeBraze) -> None:
+    users = fake.add_integration(name="users", history=1, duration=0.2)
+    purchases = fake.add_integration(name="purchases", history=1, duration=0.2)
+
+    waited = braze_cdi("sync", users.integration_id, purchases.integration_id, "--wait", *FAST)
+    triggered = braze_cdi("sync", users.integration_id, "--if-running", "attach")
+
+    assert waited.code == 0, waited.stderr
+    for name, integration in (("users", users), ("purchases", purchases)):
+        [row] = [line for line in waited.stdout.splitlines() if integration.integration_id in line]
+        assert row.strip("│ ").startswith(f"{name} "), row
+        assert f"{name}: success" in waited.stderr  # the end of its progress line
+    assert waited.stdout.splitlines()[1].strip("┃ ").startswith("name")
+    assert triggered.code == 0, triggered.stderr
+    [row] = [line for line in triggered.stdout.splitlines() if users.integration_id in line]
+    assert row.strip("│ ").startswith("users ")
+
+
+def test_a_key_that_cannot_list_integrations_syncs_without_names(
+    braze_cdi: Run, fake: FakeBraze
+) -> None:
+    integration = fake.add_integration(name="users", duration=0.2)
+    key = "sync-and-status-only-key-0123"
+    fake.add_key(key, {"cdi.integration_sync", "cdi.integration_job_status"})
+
+    ran = braze_cdi("sync", integration.integration_id, "--wait", *FAST, env={"BRAZE_API_KEY": key})
+
+    assert ran.code == 0, ran.stderr
+    assert ran.error_lines == []
+    assert "users" not in ran.stdout + ran.stderr
+    assert fake.count("list", status=403) == 1  # one try, never retried
+
+
+def test_debug_shows_the_public_path_of_an_error(braze_cdi: Run, fake: FakeBraze) -> None:
+    integration = fake.add_integration(duration=0.2, outcome="error")
+
+    ran = braze_cdi("sync", integration.integration_id, "--wait", *FAST, "--debug")
+
+    assert ran.code == 1
+    assert "Traceback" in ran.stderr
+    assert "braze_cdi.SyncFailed: The sync of integration" in ran.stderr
+    assert "braze_cdi._errors" not in ran.stderr

@@ -11,14 +11,18 @@ import os
 from contextlib import ExitStack
 from typing import Any
 
+from braze_cdi.cli.sample import SAMPLES
 from braze_cdi.testing import FakeBraze
 
 __all__ = ["INTEGRATIONS", "Workspace", "close_workspace", "open_workspace"]
 
-#: The integration ids the pages use, and what each one is called in the fake.
+#: The integration ids the pages use, and what each one is called in the fake: those of the
+#: workspace `braze-cdi fake` serves, so that a reader can run every example against it as
+#: written (tests/cli/test_fake_and_demo.py checks that the pages use no other id).
 INTEGRATIONS = {
-    "5d1c0c1e-59a5-4f8b-9a53-02cc0a2b7d11": "users",
-    "8c4e2a91-7f3b-4d6e-a0c5-19b8d7e6f254": "purchases",
+    sample.integration_id: sample.name
+    for sample in SAMPLES
+    if sample.name in ("users", "purchases")
 }
 
 

@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 
 import httpx
 
-from braze_cdi import RateLimits, RetryPolicy
-from braze_cdi._protocol import Call, Emit, Notify, Op, Outcome, Send, Sleep
+from braze_cdi import RateLimits, RetryPolicy, SyncHandle
+from braze_cdi._protocol import BeforeTrigger, Call, Emit, Notify, Op, Outcome, Send, Sleep
 from braze_cdi._rate_limit import Budget, EndpointKind
 from braze_cdi._retry import Context
 from braze_cdi.events import SyncEvent
@@ -58,6 +58,7 @@ class Trace:
     pauses: list[Pause] = field(default_factory=list)
     items: list[Any] = field(default_factory=list)
     events: list[SyncEvent] = field(default_factory=list)
+    records: list[SyncHandle] = field(default_factory=list)  # handed to before_trigger
 
     def sent(self, kind: EndpointKind) -> list[Exchange]:
         return [exchange for exchange in self.exchanges if exchange.call.kind == kind]
@@ -101,7 +102,9 @@ def drive(op: Op[T], answer: Answer, clock: FakeClock, trace: Trace) -> T:
                 trace.items.append(effect.item)
             elif isinstance(effect, Notify):
                 trace.events.append(effect.event)
-            else:  # pragma: no cover - the protocol has three effects
+            elif isinstance(effect, BeforeTrigger):
+                trace.records.append(effect.record)
+            else:  # pragma: no cover - the protocol has five effects
                 raise TypeError(f"unknown effect {effect!r}")
     finally:
         op.close()

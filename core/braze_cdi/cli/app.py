@@ -8,38 +8,40 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shlex
 import threading
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from itertools import islice
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
+from pydantic import SecretStr
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.text import Text
+from typer.core import TyperGroup
 
 from .._client import AsyncBrazeCDIClient, BrazeCDIClient
 from .._config import accept_renamed, check_integration_id
-from .._errors import BrazeConfigError
+from .._errors import BrazeConfigError, SyncAlreadyRunning
+from .._models import SyncHandle
+from .._secrets import secret_api_key
 from .._version import __version__
 from ..testing import FakeBraze
 from .demo import run_demo
-from .exit_codes import EXIT_CODES_HELP, ExitCode, exit_code_for, worst_exit_code
+from .exit_codes import EXIT_CODES_HELP, ExitCode, exit_code_for
 from .output import (
-    Outcome,
     Output,
-    handles_table,
     integrations_table,
     jobs_table,
-    outcome_json,
-    results_table,
     stderr_console,
     stdout_console,
 )
-from .progress import SyncBoard
 from .sample import SAMPLES, sample_workspace
+from .syncing import Syncs, after_time, check_ids, read_handle
 
 __all__ = ["app", "main"]
 
@@ -50,7 +52,30 @@ _CONFIGURATION_HELP = (
     "--rest-endpoint. `braze-cdi demo` and `braze-cdi fake` need neither."
 )
 
+
+class _Group(TyperGroup):
+    """The commands, each flag shown in ``--help`` as a flag (``--wait``, not ``--wait <bool>``,
+    which reads as if it took a value: ``--wait true`` would pass ``true`` as an id)."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _as_flags(super().get_params(ctx))
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _as_flags(command.get_params(ctx))
+        return command
+
+
+def _as_flags(params: list[Any]) -> list[Any]:
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""  # typer shows the metavar, when set, instead of the type
+    return params
+
+
 app = typer.Typer(
+    cls=_Group,
     name="braze-cdi",
     help="Trigger, wait for and check Braze Cloud Data Ingestion (CDI) syncs.",
     epilog=f"{_CONFIGURATION_HELP}\n\n{EXIT_CODES_HELP}",
@@ -218,12 +243,14 @@ def sync(
         ),
     ] = 10.0,
     if_running: Annotated[
-        Literal["wait", "attach", "fail"],
+        Literal["wait", "attach", "fail"] | None,
         typer.Option(
             help="When a job is running already: wait for it to end and then trigger, attach to "
-            "it as this sync, or fail (exit 1)."
+            "it as this sync, or fail (exit 1). Without --wait the default is fail: a trigger "
+            "that does not wait never waits for someone else's job either.",
+            show_default="wait with --wait, else fail",
         ),
-    ] = "wait",
+    ] = None,
     fail_on_partial: Annotated[
         bool,
         typer.Option("--fail-on-partial", help="With --wait: exit 1 when a sync ends partial."),
@@ -236,66 +263,164 @@ def sync(
 ) -> None:
     """Trigger a sync of each integration; with --wait, wait for them and print the results.
 
-    Without --wait it prints what each trigger did (triggered, or attached to a running job).
-    Several ids run concurrently; the exit code is the most serious of their outcomes.
+    Without --wait it prints what each trigger did (triggered, or attached to a running job),
+    and a job already running is not triggered (exit 1) unless --if-running says otherwise.
+    Several ids run concurrently; the exit code is the most serious of their outcomes. A wait
+    that runs out prints the `braze-cdi wait` command that resumes it.
     """
     output = _set_up(as_json, debug)
     with _reporting(output):
         max_wait = _renamed_max_wait(context, max_wait, timeout)
         for integration_id in integration_ids:
             check_integration_id(integration_id)
-        if len(set(integration_ids)) != len(integration_ids):
-            raise BrazeConfigError("The same integration id is given twice.")
+        check_ids(integration_ids)
         if fail_on_partial and not wait:
             raise BrazeConfigError("--fail-on-partial needs --wait.")
         key, endpoint = _configuration(api_key, rest_endpoint)
+        running = if_running or ("wait" if wait else "fail")
+        syncs = Syncs(integration_ids)
 
-        async def run() -> Sequence[Outcome]:
+        async def run() -> None:
             async with AsyncBrazeCDIClient(
                 key, endpoint, request_timeout=request_timeout
             ) as client:
                 if wait:
-                    return await SyncBoard(stderr_console()).run(
-                        integration_ids,
-                        lambda integration_id, on_event: client.sync_and_wait(
+                    await syncs.run(
+                        client,
+                        lambda integration_id, on_event: syncs.sync_and_wait(
+                            client,
                             integration_id,
+                            on_event,
                             max_wait=max_wait,
                             poll_interval=poll_interval,
-                            if_running=if_running,
+                            if_running=running,
                             fail_on_partial=fail_on_partial,
-                            on_event=on_event,
                         ),
+                        busy="syncing",
                     )
-                return await SyncBoard(stderr_console(), busy="triggering").run(
-                    integration_ids,
-                    lambda integration_id, on_event: client.start_sync(
+                else:
+                    await syncs.run(
+                        client,
+                        lambda integration_id, on_event: syncs.start(
+                            client,
+                            integration_id,
+                            on_event,
+                            max_wait=max_wait,
+                            poll_interval=poll_interval,
+                            if_running=running,
+                        ),
+                        busy="triggering",
+                    )
+
+        try:
+            asyncio.run(run())
+        except KeyboardInterrupt:
+            syncs.interrupted(triggering=True)
+            raise typer.Exit(ExitCode.INTERRUPTED) from None
+    if not wait and if_running is None:
+        for outcome in syncs.outcomes:
+            if isinstance(outcome, SyncAlreadyRunning):
+                outcome.hint = (
+                    "Not triggered: Braze runs one job at a time. Add --wait to wait for it to "
+                    "end and trigger then, or take it as this sync with --if-running attach."
+                )
+    raise typer.Exit(syncs.report(output, table="results" if wait else "handles"))
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+def wait(
+    integration_id: Annotated[
+        str, typer.Argument(metavar="ID", help="The integration whose sync to wait for.")
+    ],
+    *,
+    handle: Annotated[
+        str | None,
+        typer.Option(
+            "--handle",
+            metavar="JSON",
+            help="The sync's handle, as a timed-out `sync --wait` printed it: JSON, @FILE to "
+            "read it from a file, or - for standard input.",
+        ),
+    ] = None,
+    after: Annotated[
+        str | None,
+        typer.Option(
+            "--after",
+            metavar="TIME",
+            help="Wait for the first job that started at or after TIME (ISO 8601; UTC when "
+            "it has no offset), such as the time a trigger was sent.",
+        ),
+    ] = None,
+    max_wait: Annotated[
+        float,
+        typer.Option(
+            "--max-wait",
+            callback=_positive,
+            help="Seconds to wait; then exit 3 (the sync goes on: Braze has no cancel call).",
+        ),
+    ] = 3600.0,
+    poll_interval: Annotated[
+        float,
+        typer.Option(
+            callback=_positive,
+            help="Seconds between two status checks at first (it slows "
+            "gently to 60 s while a job runs).",
+        ),
+    ] = 10.0,
+    fail_on_partial: Annotated[
+        bool,
+        typer.Option("--fail-on-partial", help="Exit 1 when the sync ends partial."),
+    ] = False,
+    api_key: ApiKey = None,
+    rest_endpoint: RestEndpoint = None,
+    request_timeout: RequestTimeout = 30.0,
+    as_json: AsJson = False,
+    debug: Debug = False,
+) -> None:
+    """Wait for a sync that is already under way, and print how it ended: resume a wait.
+
+    With --handle, the job of that handle (what a timed-out `sync --wait` prints); with
+    --after, the first job that started at or after that time. With neither, the running job,
+    or when none runs the newest job, whose ending is printed at once. Nothing is triggered.
+    """
+    output = _set_up(as_json, debug)
+    with _reporting(output):
+        check_integration_id(integration_id)
+        check_ids([integration_id])
+        if handle is not None and after is not None:
+            raise BrazeConfigError("Give --handle or --after, not both.")
+        given: SyncHandle | None = None
+        if handle is not None:
+            given = read_handle(handle, integration_id)
+        since = None if after is None else after_time(after)
+        key, endpoint = _configuration(api_key, rest_endpoint)
+        syncs = Syncs([integration_id])
+
+        async def run() -> None:
+            async with AsyncBrazeCDIClient(
+                key, endpoint, request_timeout=request_timeout
+            ) as client:
+                await syncs.run(
+                    client,
+                    lambda integration_id, on_event: syncs.wait(
+                        client,
                         integration_id,
+                        on_event,
+                        handle=given,
+                        after=since,
                         max_wait=max_wait,
                         poll_interval=poll_interval,
-                        if_running=if_running,
-                        on_event=on_event,
+                        fail_on_partial=fail_on_partial,
                     ),
+                    busy="waiting",
                 )
 
         try:
-            outcomes = asyncio.run(run())
+            asyncio.run(run())
         except KeyboardInterrupt:
-            stderr_console().print(
-                "Interrupted. Braze has no cancel call: a sync already triggered goes on."
-            )
+            syncs.interrupted(triggering=False)
             raise typer.Exit(ExitCode.INTERRUPTED) from None
-    if as_json:
-        output.data(
-            [outcome_json(i, o, output) for i, o in zip(integration_ids, outcomes, strict=True)]
-        )
-    elif wait:
-        output.show(results_table(integration_ids, outcomes))
-    else:
-        output.show(handles_table(integration_ids, outcomes))
-    for integration_id, outcome in zip(integration_ids, outcomes, strict=True):
-        if isinstance(outcome, Exception):
-            output.error(outcome, integration_id=integration_id)
-    raise typer.Exit(worst_exit_code(outcomes))
+    raise typer.Exit(syncs.report(output, table="results"))
 
 
 @app.command()
@@ -304,15 +429,28 @@ def fake(
     port: Annotated[
         int, typer.Option(min=0, max=65535, help="Port to listen on; 0 picks a free one.")
     ] = 0,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            envvar="BRAZE_FAKE_API_KEY",
+            show_envvar=True,
+            show_default="a new one each start",
+            help="The made-up key the fake accepts (16 characters or more). With --port, what "
+            "is saved against the fake (a Prefect block, a .env file) works after a restart.",
+        ),
+    ] = None,
 ) -> None:
     """Serve a simulated Braze workspace on 127.0.0.1 until Ctrl-C, to try the commands on.
 
     It prints the two environment variables to set in another shell. Its API key is made up
-    and opens nothing but this server.
+    (or the one --api-key gives) and opens nothing but this server.
     """
     output = Output(as_json=False)
-    workspace = sample_workspace()
     with _reporting(output):
+        if api_key is not None:
+            secret_api_key(SecretStr(api_key))  # a key the client would refuse is no use
+        workspace = sample_workspace(api_key)
         try:
             with workspace.serve(port=port) as url:
                 _announce(url, workspace)
@@ -332,7 +470,7 @@ def _announce(url: str, workspace: FakeBraze) -> None:
         f"[bold]FakeBraze[/], a simulated Braze workspace, is serving on {url}\n"
         "Its API key is made up and opens nothing but this server. In another shell:\n\n"
         f"  export BRAZE_REST_ENDPOINT={url}\n"
-        f"  export BRAZE_API_KEY={workspace.api_key}\n"
+        f"  export BRAZE_API_KEY={escape(shlex.quote(workspace.api_key))}\n"
         "  braze-cdi integrations\n"
         f"  braze-cdi sync {ids[0]} --wait --poll-interval 1\n",
         soft_wrap=True,
@@ -430,3 +568,7 @@ def _client(
     key, endpoint = _configuration(api_key, rest_endpoint)
     with BrazeCDIClient(key, endpoint, request_timeout=request_timeout) as client:
         yield client
+
+
+# Last: the commands of their own modules register themselves on `app`, using what is above.
+from . import doctor  # noqa: E402, F401

@@ -46,9 +46,9 @@ def run_demo(console: Console) -> ExitCode:
         # Braze's own schedule started this one; the demo's trigger will find it running.
         [running] = [i for i, name in names.items() if name == _ALREADY_RUNNING]
         fake.start_job(running, duration=_RUNNING_FOR)
-        outcomes = asyncio.run(_sync_all(console, fake.api_key, url, names))
+        outcomes, waited = asyncio.run(_sync_all(console, fake.api_key, url, names))
     console.print()
-    console.print(results_table(list(names), outcomes, names))
+    console.print(results_table(list(names), outcomes, names, waited))
     surprises = _surprises(dict(zip(names.values(), outcomes, strict=True)))
     for surprise in surprises:
         console.print(f"[bold red]Not as scripted:[/] {escape(surprise)}")
@@ -60,9 +60,11 @@ def run_demo(console: Console) -> ExitCode:
 
 async def _sync_all(
     console: Console, api_key: str, url: str, names: dict[str, str]
-) -> Sequence[Outcome]:
+) -> tuple[Sequence[Outcome], dict[str, float]]:
+    """Every outcome, and the seconds each sync took."""
+    board = SyncBoard(console, names)
     async with AsyncBrazeCDIClient(api_key, url) as client:
-        return await SyncBoard(console, names).run(
+        outcomes = await board.run(
             list(names),
             lambda integration_id, on_event: client.sync_and_wait(
                 integration_id,
@@ -73,6 +75,7 @@ async def _sync_all(
                 on_event=on_event,
             ),
         )
+    return outcomes, board.elapsed()
 
 
 def _intro(url: str) -> str:
@@ -120,7 +123,8 @@ def _surprises(outcomes: dict[str, Outcome]) -> list[str]:
         if isinstance(outcome, SyncResult):
             status, triggered = str(outcome.job_status), outcome.triggered
         elif isinstance(outcome, SyncFailed):
-            status, triggered = str(outcome.job.job_status), True
+            status = str(outcome.job.job_status)
+            triggered = outcome.handle is not None and outcome.handle.triggered
         else:
             surprises.append(f"{name}: {outcome}")
             continue

@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import sys
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -35,12 +36,15 @@ from .exit_codes import exit_code_for
 __all__ = [
     "Outcome",
     "Output",
+    "handle_of",
     "handles_table",
     "integrations_table",
     "jobs_table",
     "one_line",
     "outcome_json",
     "results_table",
+    "resumable",
+    "resume_command",
     "rows_of",
     "status_of",
     "stderr_console",
@@ -126,6 +130,13 @@ class Output:
             sys.stderr.write("".join(traceback.format_exception(error)))
             sys.stderr.flush()
         stderr_console().print(Text.assemble(("Error: ", "bold red"), line), soft_wrap=True)
+        handle = resumable(error)
+        if handle is not None:
+            # One line, never folded, so that it can be copied whole.
+            stderr_console().print(
+                Text.assemble("Wait for it again: ", (resume_command(handle), "bold")),
+                soft_wrap=True,
+            )
 
     def fail(self, error: BaseException) -> None:
         """Report an error that ended the whole command: its line, and with ``--json`` an
@@ -152,20 +163,61 @@ def one_line(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def outcome_json(integration_id: str, outcome: Outcome, output: Output) -> dict[str, Any]:
+def outcome_json(
+    integration_id: str, outcome: Outcome, output: Output, *, waited: float | None = None
+) -> dict[str, Any]:
     """One integration's outcome as JSON: ``SyncResult.record()``, the ``SyncHandle``, or the
-    error with the last job seen."""
+    error with the last job seen, whether this sync triggered it, the seconds spent on it
+    (``waited``) and, when its sync may still run, what resumes the wait."""
     if isinstance(outcome, SyncResult):
         return outcome.record()
     if isinstance(outcome, SyncHandle):
         return outcome.model_dump(mode="json")
     job = _job_of(outcome)
+    handle = handle_of(outcome)
+    resume = resumable(outcome)
     return {
         "integration_id": integration_id,
         "job_status": None if job is None else str(job.job_status),
         "error": output.error_json(outcome),
         "job": None if job is None else job.model_dump(mode="json"),
+        "triggered": None if handle is None else handle.triggered,
+        "waited_seconds": None if waited is None else round(waited, 3),
+        "resume": None
+        if resume is None
+        else {"handle": resume.model_dump(mode="json"), "command": resume_command(resume)},
     }
+
+
+def handle_of(outcome: Outcome) -> SyncHandle | None:
+    """Where the outcome's sync can be found: the handle itself, or the one an error that
+    ended a wait carries (``None`` when no sync was started, or none is known)."""
+    if isinstance(outcome, SyncHandle):
+        return outcome
+    if isinstance(outcome, BrazeCDIError):
+        return outcome.handle
+    return None
+
+
+def resumable(outcome: Outcome | BaseException) -> SyncHandle | None:
+    """The handle that resumes a wait an error ended while its sync may still run (not after
+    ``SyncFailed``: that job has ended)."""
+    if isinstance(outcome, BrazeCDIError) and not isinstance(outcome, SyncFailed):
+        return outcome.handle
+    return None
+
+
+def resume_command(handle: SyncHandle) -> str:
+    """The ``braze-cdi wait`` command line that waits for ``handle``'s job again, quoted for a
+    POSIX shell.
+
+    Examples:
+        >>> from braze_cdi import SyncHandle
+        >>> print(resume_command(SyncHandle(integration_id="abc", triggered=True)))
+        braze-cdi wait abc --handle '{"integration_id":"abc","triggered":true}'
+    """
+    text = handle.model_dump_json(exclude_none=True)
+    return shlex.join(["braze-cdi", "wait", handle.integration_id, "--handle", text])
 
 
 def status_of(outcome: Outcome) -> Text:
@@ -242,10 +294,16 @@ def jobs_table(jobs: Iterable[SyncJob]) -> Table:
 
 
 def results_table(
-    ids: Sequence[str], outcomes: Sequence[Outcome], names: dict[str, str] | None = None
+    ids: Sequence[str],
+    outcomes: Sequence[Outcome],
+    names: Mapping[str, str] | None = None,
+    waited: Mapping[str, float] | None = None,
 ) -> Table:
-    """How each sync ended: the values of ``SyncResult.record()``, or the error's status and
-    the last job seen."""
+    """How each sync ended: the values of ``SyncResult.record()``, or the error's status, the
+    last job seen, the seconds spent on it (``waited``) and whether it was triggered.
+
+    A name column shows the ``names`` known (Braze's ``integration_name`` of an id).
+    """
     columns = ["integration_id", "status", "rows synced", "rows failed", "duration", "waited"]
     table = _table(*(["name"] if names else []), *columns, "triggered")
     for integration_id, outcome in zip(ids, outcomes, strict=True):
@@ -261,11 +319,12 @@ def results_table(
                 _count(row["rows_failed_with_errors"]),
                 _seconds(row["duration_seconds"]),
                 _seconds(row["waited_seconds"]),
-                "yes" if row["triggered"] else "no (attached)",
+                _triggered(outcome.triggered),
             )
         else:
             job = _job_of(outcome)
             duration = None if job is None or job.duration is None else job.duration
+            handle = handle_of(outcome)
             _add_row(
                 table,
                 *name,
@@ -274,17 +333,26 @@ def results_table(
                 _count(None if job is None else job.rows_synced),
                 _count(None if job is None else job.rows_failed_with_errors),
                 _seconds(None if duration is None else duration.total_seconds()),
+                _seconds(None if waited is None else waited.get(integration_id)),
+                _triggered(None if handle is None else handle.triggered),
             )
     return table
 
 
-def handles_table(ids: Sequence[str], outcomes: Sequence[Outcome]) -> Table:
-    """What each trigger did, and the job it follows on from."""
-    table = _table("integration_id", "status", "previous job started")
+def _triggered(triggered: bool | None) -> str:
+    return {True: "yes", False: "no (attached)", None: ""}[triggered]
+
+
+def handles_table(
+    ids: Sequence[str], outcomes: Sequence[Outcome], names: Mapping[str, str] | None = None
+) -> Table:
+    """What each trigger did, and the job it follows on from (with the ``names`` known)."""
+    table = _table(*(["name"] if names else []), "integration_id", "status", "previous job started")
     for integration_id, outcome in zip(ids, outcomes, strict=True):
         previous = outcome.previous_job if isinstance(outcome, SyncHandle) else None
         _add_row(
             table,
+            *([names.get(integration_id)] if names else []),
             integration_id,
             status_of(outcome),
             _time(None if previous is None else previous.sync_start_time),

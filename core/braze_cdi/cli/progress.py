@@ -86,7 +86,7 @@ class SyncBoard:
         self, console: Console, labels: dict[str, str] | None = None, *, busy: str = "syncing"
     ) -> None:
         self.console = console
-        self.labels = labels or {}
+        self.labels = dict(labels or {})
         self.busy = busy
         self.lines: list[_Line] = []
         self._live: Live | None = None
@@ -115,6 +115,18 @@ class SyncBoard:
         with suppress(OSError):
             self.changed(line)
         return outcome
+
+    def relabel(self, labels: dict[str, str]) -> None:
+        """Call integrations by new names from now on (names learnt while the syncs run)."""
+        self.labels.update(labels)
+        for line in self.lines:
+            line.label = self.labels.get(line.integration_id, line.label)
+        if self._live is not None:
+            self._live.refresh()
+
+    def elapsed(self) -> dict[str, float]:
+        """The seconds each integration's coroutine has taken (so far, for one that runs)."""
+        return {line.integration_id: line.elapsed for line in self.lines}
 
     def changed(self, line: _Line) -> None:
         """Show news of one line: in place on a terminal, as a printed line elsewhere."""

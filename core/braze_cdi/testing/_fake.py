@@ -120,6 +120,9 @@ class FakeIntegration:
     running_status: str = "running"
     integration_type: str = "users"
     warehouse_type: str = "SNOWFLAKE"
+    integration_status: str = "active"
+    # When the schedule runs next, in the fake's clock; None: always an hour from now.
+    next_scheduled_run: float | None = None
     jobs: list[FakeJob] = field(default_factory=list)
 
     @property
@@ -163,13 +166,15 @@ class FakeIntegration:
             "app_group_id": "fake-workspace",
             "integration_name": self.name,
             "integration_type": self.integration_type,
-            "integration_status": "active",
+            "integration_status": self.integration_status,
             "contact_emails": "data-team@example.com",
             "last_updated_at": _iso(now + skew),
             "warehouse_type": self.warehouse_type,
             "last_job_start_time": _iso(last.start + skew) if last else None,
             "last_job_status": last.status(now) if last else None,
-            "next_scheduled_run": _iso(now + skew + 3600),
+            "next_scheduled_run": _iso(
+                (now + 3600 if self.next_scheduled_run is None else self.next_scheduled_run) + skew
+            ),
         }
 
 
@@ -404,7 +409,9 @@ class FakeBraze(httpx.BaseTransport, httpx.AsyncBaseTransport):
 
         ``settings`` are ``FakeIntegration`` attributes: ``duration`` (seconds),
         ``outcome``, ``rows_synced``, ``rows_failed``, ``job_appears_after`` (seconds before a
-        triggered job is listed), ``running_status``. The id is a UUID drawn from a seeded
+        triggered job is listed), ``running_status``, and what the list says of it:
+        ``integration_status`` (``"active"``; ``"paused"``), ``next_scheduled_run`` (a time in
+        the fake's clock; an hour from now by default). The id is a UUID drawn from a seeded
         generator (the same in every run) unless given.
 
         Examples:
@@ -467,6 +474,25 @@ class FakeBraze(httpx.BaseTransport, httpx.AsyncBaseTransport):
         """
         with self._lock:
             self.keys[api_key] = frozenset(permissions)
+
+    def use_rate_limit(self, kind: EndpointKind, calls: int) -> None:
+        """Count ``calls`` requests of other clients of the workspace against the current
+        window of ``kind``'s rate limit (they are not recorded in ``requests``).
+
+        Examples:
+            >>> from braze_cdi import BrazeCDIClient
+            >>> from braze_cdi.testing import FakeBraze, FakeClock
+            >>> fake = FakeBraze(clock=FakeClock())  # a still clock: the window cannot roll
+            >>> fake.use_rate_limit("list", 45)
+            >>> with BrazeCDIClient(fake.api_key, "US-01", transport=fake) as client:
+            ...     report = client.diagnose()
+            >>> [(w.endpoint, w.remaining, w.other_calls) for w in report.rate_windows]
+            [('list', 4, 45)]
+        """
+        with self._lock:
+            now = self.clock.time()
+            for _ in range(calls):
+                self._spend(kind, now)
 
     def inject(self, endpoint: EndpointKind | None = None, **fault: Any) -> Fault:
         """Script a fault for the next matching requests; see ``Fault``.
