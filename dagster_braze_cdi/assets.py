@@ -48,6 +48,11 @@ def build_braze_cdi_sync_asset(
     wait that runs out, fail the step with a ``dg.Failure`` that carries Braze's status and the
     job; the checks are reported first.
 
+    One run starts at most one sync: right before the trigger, its record goes to the run's
+    event log (an observation of the asset, metadata key ``braze_cdi/trigger_record``), and a
+    step retry, a run retry or a re-execution from failure of the run adopts the job it started
+    instead of triggering again. A new run starts a new sync.
+
     Args:
         integration_id: The Braze integration to sync (its dashboard URL ends with it).
         key: The asset key.
@@ -159,7 +164,7 @@ def sync_asset_from_spec(
         fails_on_partial = fail_on_partial or resource.fail_on_partial
         try:
             result = resource.sync_and_poll(
-                integration_id, log=context.log, fail_on_partial=fails_on_partial
+                integration_id, context=context, asset_key=key, fail_on_partial=fails_on_partial
             )
         except SyncFailed as error:
             yield from checks(error.job, fails_on_partial)

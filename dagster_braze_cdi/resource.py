@@ -11,10 +11,14 @@ from braze_cdi import (
     AsyncBrazeCDIClient,
     BrazeCDIClient,
     RetryPolicy,
+    SyncFailed,
     SyncResult,
     accept_renamed,
 )
 from braze_cdi.events import RunLog, log_to
+
+from ._run_records import StepContext, run_records
+from ._types import AssetKeyLike
 
 __all__ = ["BrazeCDIResource"]
 
@@ -65,7 +69,8 @@ class BrazeCDIResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         ... )
         >>> defs = dg.Definitions(resources={"braze_cdi": braze_cdi})
 
-        In your own asset or op, a whole sync (here against a FakeBraze):
+        In your own asset or op, a whole sync (here against a FakeBraze); with
+        ``context=``, a retry of the run adopts the sync instead of starting another:
 
         >>> from braze_cdi.testing import FakeBraze
         >>> fake = FakeBraze()
@@ -73,7 +78,7 @@ class BrazeCDIResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         >>> @dg.asset(required_resource_keys={"braze_cdi"})
         ... def braze_users(context):
         ...     braze_cdi = context.resources.braze_cdi
-        ...     result = braze_cdi.sync_and_poll(users.integration_id, log=context.log)
+        ...     result = braze_cdi.sync_and_poll(users.integration_id, context=context)
         ...     return dg.MaterializeResult(metadata=result.record())
         >>> with fake.serve() as url:
         ...     resource = BrazeCDIResource(api_key=fake.api_key, rest_endpoint=url)
@@ -200,6 +205,8 @@ class BrazeCDIResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         self,
         integration_id: str,
         *,
+        context: StepContext | None = None,
+        asset_key: AssetKeyLike | None = None,
         log: RunLog | None = None,
         poll_interval: float | None = None,
         max_wait: float | None = None,
@@ -211,10 +218,23 @@ class BrazeCDIResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
         Arguments left ``None`` take the resource's setting.
 
+        With ``context``, the step's context, one run starts at most one sync, across step
+        retries, run retries, re-executions and crashes: right before the trigger, its record
+        goes to the run's event log (an ``AssetObservation`` of ``asset_key`` with the metadata
+        key ``braze_cdi/trigger_record``), and every later attempt of the same run adopts the
+        job that trigger started instead of triggering again. A record is spent once the step
+        succeeded or the job ended failed; a new run starts a new sync.
+
         Args:
             integration_id: The integration to sync.
-            log: Where the sync's progress is logged, such as ``context.log`` (by default the
-                run's log, when the resource was set up by a run).
+            context: The step's context (``AssetExecutionContext`` or ``OpExecutionContext``):
+                keep the trigger's record in the run's event log, and adopt the job of an
+                earlier attempt of the run.
+            asset_key: The asset the record is kept on, with ``context``; by default the one
+                asset the step materializes (an op that materializes none or several names
+                one).
+            log: Where the sync's progress is logged (by default ``context.log``, or the run's
+                log when the resource was set up by a run).
             poll_interval: Seconds between two looks at the running job.
             max_wait: Seconds the whole sync may take.
             if_running: What to do when the integration is syncing already.
@@ -227,6 +247,8 @@ class BrazeCDIResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         Raises:
             SyncFailed: the job ended ``error`` or ``config_error`` (or ``partial``, if asked).
             SyncTimeout: ``max_wait`` ran out; Braze's job goes on.
+            BrazeConfigError: ``context`` without ``asset_key``, in a step that materializes
+                no asset or several (no request was sent).
             BrazeCDIError: any other failure, typed (see ``braze_cdi``'s error tree).
 
         Examples:
@@ -244,16 +266,27 @@ class BrazeCDIResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         """
         waits = {"max_wait": max_wait, "poll_timeout": poll_timeout}
         accept_renamed(waits, {"poll_timeout": "max_wait"}, of="sync_and_poll", stacklevel=2)
-        run_log = log if log is not None else self._run_log
+        if log is not None:
+            run_log: RunLog | None = log
+        else:
+            run_log = self._run_log if context is None else context.log
+        records = None if context is None else run_records(context, integration_id, asset_key)
         with self.get_client() as client:
-            return client.sync_and_wait(
-                integration_id,
-                poll_interval=_given(poll_interval, self.poll_interval),
-                max_wait=_given(waits["max_wait"], self.max_wait),
-                if_running=_given(if_running, self.if_running),
-                fail_on_partial=_given(fail_on_partial, self.fail_on_partial),
-                on_event=None if run_log is None else log_to(run_log),
-            )
+            try:
+                return client.sync_and_wait(
+                    integration_id,
+                    poll_interval=_given(poll_interval, self.poll_interval),
+                    max_wait=_given(waits["max_wait"], self.max_wait),
+                    if_running=_given(if_running, self.if_running),
+                    fail_on_partial=_given(fail_on_partial, self.fail_on_partial),
+                    on_event=None if run_log is None else log_to(run_log),
+                    resume=None if records is None else records.latest(),
+                    before_trigger=None if records is None else records.persist,
+                )
+            except SyncFailed as error:
+                if records is not None:
+                    records.job_failed(error.job)
+                raise
 
     def _retry_policy(self) -> RetryPolicy:
         return RetryPolicy(

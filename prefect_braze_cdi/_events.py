@@ -1,9 +1,9 @@
 """The Prefect events a sync emits, so automations can react to it.
 
 Each event's resource is the integration, ``braze.cdi.integration.<integration id>``; Prefect
-adds the flow run and task run as related resources. ``triggered`` and ``already_running`` come
-from the core's progress events as they happen; ``succeeded`` and ``failed`` from the task's
-outcome.
+adds the flow run and task run as related resources. ``triggered``, ``already_running`` and
+``resumed`` come from the core's progress events as they happen; ``succeeded`` and ``failed``
+from the task's outcome.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from __future__ import annotations
 from prefect.events import Event, emit_event
 
 from braze_cdi import BrazeCDIError, SyncFailed, SyncResult, SyncTimeout
-from braze_cdi.events import AlreadyRunning, SyncEvent, Triggered
+from braze_cdi.events import AlreadyRunning, Resumed, SyncEvent, Triggered
 
 __all__ = [
     "ALREADY_RUNNING",
     "FAILED",
+    "RESUMED",
     "SUCCEEDED",
     "TRIGGERED",
     "emit_failed",
@@ -25,6 +26,7 @@ __all__ = [
 
 TRIGGERED = "braze.cdi.sync.triggered"
 ALREADY_RUNNING = "braze.cdi.sync.already_running"
+RESUMED = "braze.cdi.sync.resumed"
 SUCCEEDED = "braze.cdi.sync.succeeded"
 FAILED = "braze.cdi.sync.failed"
 
@@ -38,14 +40,19 @@ def integration_resource(integration_id: str) -> dict[str, str]:
 
 
 def emit_progress(event: SyncEvent) -> Event | None:
-    """A trigger took effect (adopting a running job is not a trigger), or a job was running
-    already when the sync was to start."""
+    """A trigger took effect (adopting a running job is not a trigger), a job was running
+    already when the sync was to start, or a retry adopted the job an earlier attempt of the
+    same flow run triggered."""
     if event.integration_id is None:
         return None
     payload: dict[str, object] = {"integration_id": event.integration_id}
     if isinstance(event, Triggered):
         name = TRIGGERED
         payload |= {"triggered": True, "confirmed_by": event.confirmed_by}
+    elif isinstance(event, Resumed):
+        name = RESUMED
+        if event.job is not None:
+            payload["job"] = event.job.model_dump(mode="json")
     elif isinstance(event, AlreadyRunning):
         name = ALREADY_RUNNING
         payload["if_running"] = event.choice

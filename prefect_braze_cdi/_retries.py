@@ -17,8 +17,8 @@ async def retry_only_retryable(task: Task[..., Any], task_run: TaskRun, state: S
     """A ``retry_condition_fn``: retry a retryable Braze error, fail at once on anything else.
 
     ``SyncFailed``, ``SyncTimeout``, configuration, authentication and permission errors are
-    not retryable, and neither is a trigger whose outcome stayed unknown (retrying it could
-    start a second sync).
+    not retryable. A trigger whose outcome stayed unknown is, because its record was kept with
+    the flow run before it was sent: the retry adopts the job it started (the core marks it).
     """
     # Async so that one function serves the sync and the async task engines.
     error = await state.aresult(raise_on_failure=False)

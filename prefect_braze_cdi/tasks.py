@@ -5,9 +5,16 @@ as in ``Block.aload``): ``atrigger_sync`` and ``await_for_sync``. Call the plain
 sync flows and ``await`` the twins in async flows; the twins never block the event loop.
 
 Prefect retries a task only when the core marks its error ``retryable``; everything else
-(``SyncFailed``, ``SyncTimeout``, configuration, authentication and permission errors, a
-trigger whose outcome stayed unknown) fails the task at once. Change the retry schedule with
+(``SyncFailed``, ``SyncTimeout``, configuration, authentication and permission errors) fails the
+task at once. Change the retry schedule with
 ``trigger_sync.with_options(retries=..., retry_delay_seconds=...)``.
+
+One flow run starts one sync per call, whatever is retried: right before it sends the trigger,
+``trigger_sync`` keeps the trigger's record with the flow run (a flow run input of the
+pipeline's root flow run), and every later attempt of the same call (a task retry, a flow-run
+retry, the flow run run again after a crash, a subflow its parent's retry runs again) adopts
+the job that trigger started instead of triggering again. So a trigger whose outcome stayed
+unknown is retried too. A new flow run starts a new sync.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from braze_cdi import IfRunning, SyncHandle, SyncResult, check_integration_id
 from ._artifacts import artifact_description, artifact_key_for, artifact_table, check_artifact_key
 from ._events import emit_succeeded
 from ._reporting import reporting
+from ._resume import arun_record, run_record
 from ._retries import retry_only_retryable
 from .credentials import BrazeCDICredentials
 
@@ -82,6 +90,10 @@ def trigger_sync(
     Returns:
         A ``braze_cdi.SyncHandle``: pass it to ``wait_for_sync``.
 
+    Inside a flow run, the trigger's record is kept with the flow run before the trigger is
+    sent, and a later attempt of this call (a task or flow-run retry, a rerun after a crash)
+    adopts the job it started rather than triggering again; see the module's description.
+
     Raises:
         braze_cdi.BrazeCDIError: the trigger failed; ``error.retryable`` says whether the task
             is retried.
@@ -104,6 +116,7 @@ def trigger_sync(
     check_integration_id(integration_id)
     if rate_limit_name is not None:
         rate_limit(rate_limit_name, strict=True)
+    record = run_record(integration_id)
     with reporting(integration_id) as on_event, braze_cdi_credentials.get_client() as client:
         return client.start_sync(
             integration_id,
@@ -111,6 +124,8 @@ def trigger_sync(
             max_wait=max_wait_seconds,
             poll_interval=poll_interval_seconds,
             on_event=on_event,
+            resume=None if record is None else record.load(),
+            before_trigger=None if record is None else record.save,
         )
 
 
@@ -147,6 +162,7 @@ async def atrigger_sync(
     check_integration_id(integration_id)
     if rate_limit_name is not None:
         await arate_limit(rate_limit_name, strict=True)
+    record = await arun_record(integration_id)
     with reporting(integration_id) as on_event:
         async with braze_cdi_credentials.get_async_client() as client:
             return await client.start_sync(
@@ -155,6 +171,8 @@ async def atrigger_sync(
                 max_wait=max_wait_seconds,
                 poll_interval=poll_interval_seconds,
                 on_event=on_event,
+                resume=None if record is None else await record.aload(),
+                before_trigger=None if record is None else record.asave,
             )
 
 

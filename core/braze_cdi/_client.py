@@ -705,7 +705,7 @@ class BrazeCDIClient(_Client[httpx.Client]):
                 elif isinstance(effect, Notify):
                     subscribers.notify(effect.event)
                 elif isinstance(effect, BeforeTrigger):
-                    subscribers.persist(effect.record)
+                    value = subscribers.persist(effect.record)
                 elif isinstance(effect, Sleep):
                     self._clock.sleep(effect.seconds)
                 else:
@@ -1105,8 +1105,7 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
             await subscribers.anotify(effect.event)
             return None
         if isinstance(effect, BeforeTrigger):
-            await subscribers.apersist(effect.record)
-            return None
+            return await subscribers.apersist(effect.record)
         if isinstance(effect, Emit):  # pragma: no cover - only listings emit
             raise TypeError("unexpected item")
         # Only async users pay for importing these. anyio is httpx's own async layer; unlike

@@ -60,20 +60,25 @@ class Subscribers:
         traced._trace = trace
         return traced
 
-    def persist(self, record: SyncHandle) -> None:
-        """Hand the record of the trigger about to be sent to the hook, in the sync client."""
-        if self._before_trigger is not None:
-            result = self._before_trigger(record)
-            if inspect.iscoroutine(result):
-                result.close()
-                raise TypeError("before_trigger is a coroutine function: use AsyncBrazeCDIClient")
+    def persist(self, record: SyncHandle) -> bool:
+        """Hand the record of the trigger about to be sent to the hook, in the sync client;
+        whether a hook kept it."""
+        if self._before_trigger is None:
+            return False
+        result = self._before_trigger(record)
+        if inspect.iscoroutine(result):
+            result.close()
+            raise TypeError("before_trigger is a coroutine function: use AsyncBrazeCDIClient")
+        return True
 
-    async def apersist(self, record: SyncHandle) -> None:
+    async def apersist(self, record: SyncHandle) -> bool:
         """The same in the async client: a coroutine function's result is awaited."""
-        if self._before_trigger is not None:
-            result = self._before_trigger(record)
-            if inspect.isawaitable(result):
-                await result
+        if self._before_trigger is None:
+            return False
+        result = self._before_trigger(record)
+        if inspect.isawaitable(result):
+            await result
+        return True
 
     def notify(self, event: SyncEvent) -> None:
         """Hand ``event`` to each subscriber, in the sync client."""

@@ -123,8 +123,9 @@ class Notify:
 @dataclass(frozen=True)
 class BeforeTrigger:
     """Hand ``record`` to the call's ``before_trigger`` hook before the trigger is sent: the
-    hook persists it, so a later attempt can resume with it. An exception the hook raises is
-    raised by the call, and the trigger is not sent."""
+    hook persists it, so a later attempt can resume with it. What comes back: whether a hook
+    kept it (a trigger whose outcome stays unknown is then retryable). An exception the hook
+    raises is raised by the call, and the trigger is not sent."""
 
     record: SyncHandle
 

@@ -178,8 +178,9 @@ def start_sync(
             not_before=scan.date,
             triggered=True,
         )
-        yield BeforeTrigger(handle)  # persisted first, so a later attempt can resume
-        running = yield from _trigger(ctx, handle, deadline=deadline)
+        # Persisted first, so that a later attempt can resume instead of triggering again.
+        resumable: bool = yield BeforeTrigger(handle)
+        running = yield from _trigger(ctx, handle, deadline=deadline, resumable=resumable)
         if running is None:
             return handle
         # A job Braze did not list yet is running (a scheduled run, or another caller's).
@@ -248,7 +249,9 @@ def trigger_once(ctx: Context, integration_id: str) -> Op[None]:
         raise
 
 
-def _trigger(ctx: Context, handle: SyncHandle, *, deadline: float) -> Op[SyncAlreadyRunning | None]:
+def _trigger(
+    ctx: Context, handle: SyncHandle, *, deadline: float, resumable: bool = False
+) -> Op[SyncAlreadyRunning | None]:
     """Trigger once, whatever it takes; return the refusal if another job is running.
 
     When a trigger may have reached Braze without us hearing back, it is not simply sent again:
@@ -261,7 +264,7 @@ def _trigger(ctx: Context, handle: SyncHandle, *, deadline: float) -> Op[SyncAlr
     running_before: SyncJob | None = None  # a running job older than the trigger
     for attempt in count(1):
         if unknown is not None and ctx.clock.monotonic() >= deadline:
-            raise _unresolved(unknown)
+            raise _unresolved(unknown, resumable=resumable)
         try:
             yield from send(
                 ctx, trigger_call(integration_id), _ignore, deadline=deadline, trigger=True
@@ -275,12 +278,12 @@ def _trigger(ctx: Context, handle: SyncHandle, *, deadline: float) -> Op[SyncAlr
             if not may_have_reached_braze(error):
                 # After an unknown outcome, no failure of a resend makes it safe to retry.
                 if unknown is not None:
-                    raise _unresolved(unknown) from None
+                    raise _unresolved(unknown, resumable=resumable) from None
                 raise
             unknown = error
             delay = ctx.retry.backoff(attempt)
             if attempt >= ctx.retry.max_attempts or ctx.clock.monotonic() + delay >= deadline:
-                raise _unresolved(error) from None
+                raise _unresolved(error, resumable=resumable) from None
             yield Notify(TriggerOutcomeUnknown(integration_id, error))
             yield Sleep(delay)
             try:
@@ -291,7 +294,7 @@ def _trigger(ctx: Context, handle: SyncHandle, *, deadline: float) -> Op[SyncAlr
                     deadline=deadline,
                 )
             except BrazeCDIError:
-                raise _unresolved(error) from None
+                raise _unresolved(error, resumable=resumable) from None
             ours = _newer(scan.since, handle)
             if ours:
                 yield Notify(Triggered(integration_id, confirmed_by="job_list"))
@@ -307,7 +310,17 @@ def _ignore(_: object) -> None:
     return None
 
 
-def _unresolved(error: BrazeCDIError) -> BrazeCDIError:
+def _unresolved(error: BrazeCDIError, *, resumable: bool = False) -> BrazeCDIError:
+    if resumable:
+        # The record was persisted before the trigger: a retry resumes with it and adopts the
+        # job the trigger started, if it started one, instead of triggering again.
+        error.retryable = True
+        error.hint = Hint(
+            "The trigger may have reached Braze; its record was kept before it was sent, so a "
+            "retry that resumes with it ({}) adopts its job instead of triggering again.",
+            (Setting("resume"),),
+        )
+        return error
     # Retrying blindly could start a second sync, so this one is final.
     error.retryable = False
     error.hint = Hint(

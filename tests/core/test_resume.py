@@ -8,7 +8,7 @@ import contextlib
 
 import pytest
 
-from braze_cdi import AsyncBrazeCDIClient, BrazeConfigError, JobStatus, SyncHandle
+from braze_cdi import AsyncBrazeCDIClient, BrazeCDIError, BrazeConfigError, JobStatus, SyncHandle
 from braze_cdi.events import Resumed, SyncEvent
 from braze_cdi.testing import FakeBraze, FakeClock
 
@@ -187,3 +187,27 @@ def test_a_record_of_another_integration_is_refused_before_any_request(
         api.call("sync_and_wait", users.integration_id, resume=other)
 
     assert fake.count() == 0
+
+
+@pytest.mark.parametrize("persisted", [True, False], ids=["with a record", "without"])
+def test_an_unknown_outcome_is_retryable_only_when_a_record_was_persisted(
+    virtual: tuple[FakeBraze, Api], persisted: bool
+) -> None:
+    fake, api = virtual
+    users = fake.add_integration(name="users", history=1, duration=300.0, job_appears_after=30.0)
+    fake.inject("trigger", drop=True, takes_effect=True)  # Braze starts it; the answer is lost
+    fake.inject("trigger", status=503, times=10)  # ... and every resend fails
+    records: list[SyncHandle] = []
+
+    with pytest.raises(BrazeCDIError) as caught:
+        api.call(
+            "sync_and_wait",
+            users.integration_id,
+            before_trigger=records.append if persisted else None,
+        )
+
+    assert caught.value.retryable is persisted
+    assert users.triggered_jobs == 1
+    if persisted:  # the retry the error allows adopts the job
+        result = api.call("sync_and_wait", users.integration_id, resume=records[-1])
+        assert users.triggered_jobs == 1 and result.triggered

@@ -179,7 +179,7 @@ def test_an_undecodable_202_to_the_trigger_starts_one_sync_and_materializes(
 
 
 @pytest.mark.parametrize("run", RUNS)
-def test_a_trigger_whose_outcome_stays_unknown_fails_the_step_once(
+def test_a_trigger_whose_outcome_stays_unknown_starts_one_sync_however_often_retried(
     run: str,
     fake: FakeBraze,
     integration: FakeIntegration,
@@ -192,13 +192,17 @@ def test_a_trigger_whose_outcome_stays_unknown_fails_the_step_once(
     result = RUNS[run](sync_asset(integration), resource, instance)
 
     assert not result.success
-    failure = failure_of(result)
-    assert "The trigger may have reached Braze" in failure.step_failure_data.error.message
-    metadata = metadata_of(failure)
-    assert (metadata["error"], metadata["retryable"]) == ("BrazeTransportError", False)
-    assert events_of(result, dg.DagsterEventType.STEP_UP_FOR_RETRY) == []
-    assert events_of(result, dg.DagsterEventType.STEP_RESTARTED) == []
-    assert len(events_of(result, dg.DagsterEventType.STEP_START)) == 1
+    # Retryable, since the record was kept before the trigger: a retry resumes with it (here
+    # it cannot read the job list either), and never triggers again.
+    retries = events_of(result, dg.DagsterEventType.STEP_UP_FOR_RETRY)
+    assert len(retries) == (0 if run == "dg.materialize" else 2)
+    if not retries:
+        failure = failure_of(result)
+        assert "The trigger may have reached Braze" in failure.step_failure_data.error.message
+        assert (metadata_of(failure)["error"], metadata_of(failure)["retryable"]) == (
+            "BrazeTransportError",
+            True,
+        )
     assert result.get_asset_materialization_events() == []
     assert (integration.triggered_jobs, fake.count("trigger")) == (1, 1)
 
@@ -333,14 +337,14 @@ def test_a_key_just_past_the_message_cut_is_stored_nowhere(
     assert len(str(answer["body"])) > MESSAGE_CUT
     fake.inject("trigger", **answer, times=50)
 
-    result = materialize_with_retries(sync_asset(integration), resource, instance)
+    # One attempt: a retry would resume, and wait a minute for Braze to list a job.
+    result = materialize(sync_asset(integration), resource, instance)
 
     assert not result.success
     message = failure_of(result).step_failure_data.error.message
     assert "Braze answered 'xxxxxxxx" in message
     assert f"x{REDACTED}'." in message  # cut after the key was taken out, not through it
     assert "The trigger may have reached Braze" in message
-    assert events_of(result, dg.DagsterEventType.STEP_UP_FOR_RETRY) == []
     assert key_sightings(key, stored_by_dagster(instance, result.run_id)) == []
 
 
@@ -356,7 +360,8 @@ def test_a_key_echoed_in_a_header_and_the_reason_phrase_is_stored_nowhere(
     fake.inject("status", headers=echo, times=50)
     fake.inject("trigger", status=500, body={"message": "upstream failed"}, headers=echo, times=50)
 
-    result = materialize_with_retries(sync_asset(integration), resource, instance)
+    # One attempt: a retry would resume, and wait a minute for Braze to list a job.
+    result = materialize(sync_asset(integration), resource, instance)
 
     assert not result.success
     assert "Braze answered 'upstream failed'" in failure_of(result).step_failure_data.error.message

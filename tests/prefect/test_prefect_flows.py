@@ -169,12 +169,14 @@ def test_retryable_error_is_retried_by_prefect(
     assert integration.triggered_jobs == 1
 
 
-def test_trigger_with_unknown_outcome_is_never_retried(
+def test_trigger_with_unknown_outcome_is_retryable_once_its_record_is_kept(
     fake: FakeBraze,
     url: str,
     integration: FakeIntegration,
     prefect_records: PrefectRecords,
 ) -> None:
+    # Retrying it is safe: the retry adopts the job the trigger started, if any
+    # (tests/prefect/test_prefect_exactly_once.py). Here the task has no retries left.
     two_attempts = BrazeCDICredentials(
         api_key=fake.api_key,
         rest_endpoint=url,
@@ -183,15 +185,14 @@ def test_trigger_with_unknown_outcome_is_never_retried(
     fake.inject("trigger", status=503, times=10)
 
     @flow
-    def retried() -> None:
-        trigger_sync.with_options(retries=2, retry_delay_seconds=0)(
-            two_attempts, integration.integration_id
-        )
+    def once() -> None:
+        trigger_sync.with_options(retries=0)(two_attempts, integration.integration_id)
 
-    state = retried(return_state=True)
+    state = once(return_state=True)
 
-    with pytest.raises(BrazeServerError, match="may have reached Braze"):
+    with pytest.raises(BrazeServerError, match="adopts its job instead of triggering again"):
         state.result()
+    assert state.result(raise_on_failure=False).retryable
     [trigger] = prefect_records.task_runs(state, "trigger-sync-")
     assert trigger.run_count == 1
     assert fake.count("trigger") == 2  # the core's own resend after checking the jobs

@@ -104,6 +104,7 @@ def drive(op: Op[T], answer: Answer, clock: FakeClock, trace: Trace) -> T:
                 trace.events.append(effect.event)
             elif isinstance(effect, BeforeTrigger):
                 trace.records.append(effect.record)
+                value = False  # no hook kept it: the errors stay as without one
             else:  # pragma: no cover - the protocol has five effects
                 raise TypeError(f"unknown effect {effect!r}")
     finally:

@@ -40,6 +40,7 @@ from .output import (
     stderr_console,
     stdout_console,
 )
+from .run_records import RunRecords
 from .sample import SAMPLES, sample_workspace
 from .syncing import Syncs, after_time, check_ids, read_handle
 
@@ -255,6 +256,16 @@ def sync(
         bool,
         typer.Option("--fail-on-partial", help="With --wait: exit 1 when a sync ends partial."),
     ] = False,
+    run_key: Annotated[
+        str | None,
+        typer.Option(
+            "--run-key",
+            metavar="KEY",
+            help="Make retries of one run safe: the trigger's record is kept in a local state "
+            "file (BRAZE_CDI_STATE_DIR) before it is sent, and a later run with the same key "
+            "adopts the sync it started instead of triggering again.",
+        ),
+    ] = None,
     api_key: ApiKey = None,
     rest_endpoint: RestEndpoint = None,
     request_timeout: RequestTimeout = 30.0,
@@ -278,7 +289,7 @@ def sync(
             raise BrazeConfigError("--fail-on-partial needs --wait.")
         key, endpoint = _configuration(api_key, rest_endpoint)
         running = if_running or ("wait" if wait else "fail")
-        syncs = Syncs(integration_ids)
+        syncs = Syncs(integration_ids, records=None if run_key is None else RunRecords(run_key))
 
         async def run() -> None:
             async with AsyncBrazeCDIClient(

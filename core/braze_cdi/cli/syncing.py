@@ -37,6 +37,7 @@ from .output import (
     stderr_console,
 )
 from .progress import SyncBoard
+from .run_records import RunRecords
 
 __all__ = [
     "NAME_LOOKUP_LIMIT",
@@ -83,6 +84,7 @@ class Syncs:
     waited: dict[str, float] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)
     board: SyncBoard | None = None
+    records: RunRecords | None = None  # with --run-key
 
     async def run(self, client: AsyncBrazeCDIClient, work: Work, *, busy: str) -> None:
         """``work(id, on_event)`` for every id at once on the board, while the ids' names are
@@ -129,13 +131,17 @@ class Syncs:
         poll_interval: float,
         if_running: IfRunning,
     ) -> SyncHandle:
-        """``start_sync``, keeping the handle."""
+        """``start_sync``, keeping the handle; with a run key, resuming the run's earlier
+        attempt and keeping the record of a new trigger before it is sent."""
+        records = self.records
         handle = await client.start_sync(
             integration_id,
             if_running=if_running,
             max_wait=max_wait,
             poll_interval=poll_interval,
             on_event=on_event,
+            resume=None if records is None else records.read(integration_id),
+            before_trigger=None if records is None else records.write,
         )
         self.handles[integration_id] = handle
         return handle
