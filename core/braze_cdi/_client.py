@@ -1010,7 +1010,7 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
         Returns every outcome in input order: a ``SyncResult``, or the error that call raised.
         One failure does not stop the others; the shared rate budget keeps the fan-out under
         Braze's limits. ``wait_options`` are those of ``sync_and_wait``, ``max_wait`` bounding each
-        sync.
+        sync; ``resume`` maps integration ids to the records ``before_trigger`` was handed.
 
         Examples:
             >>> import asyncio
@@ -1034,9 +1034,22 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
             raise BrazeConfigError(
                 f"max_concurrency must be a positive integer, not {max_concurrency!r}."
             )
-        subscribers = Subscribers(wait_options.pop("on_event", None))
+        subscribers = Subscribers(
+            wait_options.pop("on_event", None),
+            before_trigger=wait_options.pop("before_trigger", None),
+        )
+        records = wait_options.pop("resume", None) or {}
+        if not isinstance(records, Mapping) or not set(records) <= set(ids):
+            raise BrazeConfigError(
+                "sync_many's resume maps integration ids among those given to their records."
+            )
         ops = [
-            (integration_id, self._sync_and_wait_op(integration_id, **wait_options))
+            (
+                integration_id,
+                self._sync_and_wait_op(
+                    integration_id, resume=records.get(integration_id), **wait_options
+                ),
+            )
             for integration_id in ids
         ]
         import asyncio  # noqa: PLC0415 (only async users pay for importing asyncio)

@@ -211,3 +211,45 @@ def test_an_unknown_outcome_is_retryable_only_when_a_record_was_persisted(
     if persisted:  # the retry the error allows adopts the job
         result = api.call("sync_and_wait", users.integration_id, resume=records[-1])
         assert users.triggered_jobs == 1 and result.triggered
+
+
+def test_sync_many_keeps_a_record_per_integration_and_resumes_each(
+    virtual: tuple[FakeBraze, Api],
+) -> None:
+    fake, api = virtual
+    users = fake.add_integration(name="users", history=1, duration=300.0)
+    events = fake.add_integration(name="events", history=1, duration=300.0)
+    ids = [users.integration_id, events.integration_id]
+    records: dict[str, SyncHandle] = {}
+
+    async def attempt(**options: object) -> list[object]:
+        async with AsyncBrazeCDIClient(fake.api_key, api.url, **api.client_options()) as client:
+            return await client.sync_many(ids, **options)
+
+    # The first attempt keeps its records, and its waits run out.
+    first = asyncio.run(
+        attempt(max_wait=30.0, before_trigger=lambda r: records.update({r.integration_id: r}))
+    )
+    # The retry resumes each sync.
+    retry = asyncio.run(attempt(resume=records))
+
+    assert [type(outcome).__name__ for outcome in first] == ["SyncTimeout", "SyncTimeout"]
+    assert sorted(records) == sorted(ids)
+    assert [type(outcome).__name__ for outcome in retry] == ["SyncResult", "SyncResult"]
+    assert (users.triggered_jobs, events.triggered_jobs) == (1, 1)
+
+
+def test_sync_many_refuses_a_record_of_an_integration_not_given(
+    virtual: tuple[FakeBraze, Api],
+) -> None:
+    fake, api = virtual
+    users = fake.add_integration(name="users")
+    stray = {"another": SyncHandle(integration_id="another", triggered=True)}
+
+    async def attempt() -> None:
+        async with AsyncBrazeCDIClient(fake.api_key, api.url, **api.client_options()) as client:
+            await client.sync_many([users.integration_id], resume=stray)
+
+    with pytest.raises(BrazeConfigError, match="resume maps integration ids"):
+        asyncio.run(attempt())
+    assert fake.count() == 0
