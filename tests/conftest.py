@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from braze_cdi.testing import FakeBraze
+from braze_cdi.testing import FakeBraze, FakeJob
 
 
 @pytest.fixture
@@ -18,6 +21,42 @@ def fake() -> FakeBraze:
 def url(fake: FakeBraze) -> Iterator[str]:
     with fake.serve() as served:
         yield served
+
+
+#: ``running_job(integration_id)``: see the fixture.
+RunningJob = Callable[[str], FakeJob]
+
+
+@pytest.fixture
+def running_job(fake: FakeBraze) -> Iterator[RunningJob]:
+    """``running_job(integration_id)`` starts a job as Braze's schedule would, that runs until
+    the fake has had two job-status requests of that integration, then ends.
+
+    However slowly the code under test gets going, its first look finds the job running, and
+    its next one finds it ended: a job "long enough to be running still" measured in seconds
+    is not, on a loaded machine.
+    """
+    watchers: list[threading.Thread] = []
+
+    def start(integration_id: str) -> FakeJob:
+        job = fake.start_job(integration_id, duration=math.inf)
+
+        def end_it() -> None:
+            deadline = time.monotonic() + 120
+            while fake.count("status", integration_id=integration_id) < 2:
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.005)
+            job.duration = fake.clock.time() - job.start
+
+        watcher = threading.Thread(target=end_it, daemon=True)
+        watcher.start()
+        watchers.append(watcher)
+        return job
+
+    yield start
+    for watcher in watchers:
+        watcher.join(timeout=1)
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import pytest
 from braze_cdi import BrazeConfigError
 from braze_cdi.testing import FakeBraze
 from dagster_braze_cdi import BrazeCDIResource, build_braze_cdi_sync_asset
+from tests.conftest import RunningJob
 
 JOB_SECONDS = 0.1
 RECORD_KEYS = {
@@ -114,12 +115,11 @@ def test_core_log_lines_reach_the_run_log_once_per_state_change(
 
 
 def test_an_attached_job_is_recorded_as_not_triggered(
-    fake: FakeBraze, make_resource: Callable[..., BrazeCDIResource]
+    fake: FakeBraze, make_resource: Callable[..., BrazeCDIResource], running_job: RunningJob
 ) -> None:
     sync, _ = with_downstream(fake)
     [integration] = fake.integrations.values()
-    # Long enough to be still running once the run has started.
-    fake.start_job(integration.integration_id, duration=1.0)
+    running_job(integration.integration_id)
 
     result, _ = materialize([sync], make_resource(if_running="attach"))
 

@@ -31,6 +31,7 @@ from prefect_braze_cdi import (
 )
 
 if TYPE_CHECKING:
+    from tests.conftest import RunningJob
     from tests.prefect.conftest import PrefectRecords
 
 POLL = 0.05
@@ -199,10 +200,9 @@ def test_trigger_with_unknown_outcome_is_retryable_once_its_record_is_kept(
 
 
 def test_running_job_is_waited_for_before_triggering(
-    credentials: BrazeCDICredentials, integration: FakeIntegration, fake: FakeBraze
+    credentials: BrazeCDICredentials, integration: FakeIntegration, running_job: RunningJob
 ) -> None:
-    # Long enough to be running still when the flow run reaches the trigger.
-    scheduled = fake.start_job(integration.integration_id, duration=0.8)
+    scheduled = running_job(integration.integration_id)
 
     result = trigger_sync_and_wait_for_completion(
         credentials, integration.integration_id, poll_interval_seconds=POLL

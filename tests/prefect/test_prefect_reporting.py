@@ -22,6 +22,7 @@ from prefect_braze_cdi import (
 )
 
 if TYPE_CHECKING:
+    from tests.conftest import RunningJob
     from tests.prefect.conftest import PrefectRecords
 
 POLL = 0.05
@@ -193,11 +194,10 @@ def test_failed_event_waits_until_prefect_gives_up(
 def test_adopting_a_running_job_is_announced_as_such_not_as_a_trigger(
     credentials: BrazeCDICredentials,
     integration: FakeIntegration,
-    fake: FakeBraze,
+    running_job: RunningJob,
     prefect_records: PrefectRecords,
 ) -> None:
-    # Long enough to be running still when the flow run reaches the trigger.
-    fake.start_job(integration.integration_id, duration=0.8)
+    running_job(integration.integration_id)
 
     state = trigger_sync_and_wait_for_completion(
         credentials,
