@@ -16,7 +16,13 @@ from .checks import build_braze_cdi_job_checks
 from .resource import BrazeCDIResource
 from .sensor import build_braze_cdi_sync_sensor
 
-__all__ = ["BrazeCDISyncComponent", "BrazeCDISyncScaffolder", "JobChecks", "SyncSensor"]
+__all__ = [
+    "BrazeCDISyncComponent",
+    "BrazeCDISyncScaffolder",
+    "JobChecks",
+    "SyncSensor",
+    "SyncSettings",
+]
 
 # "{{ env.NAME }}" or "{{ env('NAME') }}", and nothing else.
 _ENV_TEMPLATE = re.compile(
@@ -65,6 +71,50 @@ class SyncSensor(dg.Model, dg.Resolvable):
     )
 
 
+class SyncSettings(dg.Model):
+    """What both components say of the workspace and of each sync."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
+
+    api_key: SecretOrEnvVar
+    rest_endpoint: SecretOrEnvVar
+    poll_interval: float = Field(
+        default=10.0, gt=0, description="Seconds between two looks at a running job."
+    )
+    max_wait: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Seconds a sync may take in all, waiting for a running job included.",
+    )
+    if_running: Literal["wait", "attach", "fail"] = Field(
+        default="wait",
+        description="When a job is running already: wait for it, attach to it, or fail.",
+    )
+    fail_on_partial: bool = Field(default=False, description="Fail when the job ends partial.")
+    max_failed_rows: int = Field(
+        default=0, ge=0, description="Failed rows braze_cdi_failed_rows allows."
+    )
+    blocking_checks: bool = Field(
+        default=False, description="Failed checks stop downstream assets."
+    )
+    pool: str | None = Field(
+        default="braze_cdi", description="The concurrency pool of the sync step."
+    )
+
+    def build_resource(self, **overrides: Any) -> BrazeCDIResource:
+        """A resource with these settings (``overrides`` replace some)."""
+        settings: dict[str, Any] = {
+            "api_key": self.api_key,
+            "rest_endpoint": self.rest_endpoint,
+            "poll_interval": self.poll_interval,
+            "max_wait": self.max_wait,
+            "if_running": self.if_running,
+            "fail_on_partial": self.fail_on_partial,
+            **overrides,
+        }
+        return BrazeCDIResource(**settings)
+
+
 class ScaffoldParams(BaseModel):
     """What ``dg scaffold defs dagster_braze_cdi.BrazeCDISyncComponent PATH`` can fill in."""
 
@@ -93,7 +143,7 @@ class BrazeCDISyncScaffolder(dg.Scaffolder[ScaffoldParams]):
 
 
 @dg.scaffold_with(BrazeCDISyncScaffolder)
-class BrazeCDISyncComponent(dg.Component, dg.Resolvable, dg.Model):
+class BrazeCDISyncComponent(dg.Component, dg.Resolvable, SyncSettings):
     """A Braze Cloud Data Ingestion sync as an asset: materializing it triggers the sync and
     waits for it, with the checks ``braze_cdi_sync_succeeded`` and ``braze_cdi_failed_rows``.
 
@@ -159,34 +209,8 @@ class BrazeCDISyncComponent(dg.Component, dg.Resolvable, dg.Model):
         True
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
-
     integration_id: str = Field(description="The Braze integration to sync.")
     asset: dg.ResolvedAssetSpec
-    api_key: SecretOrEnvVar
-    rest_endpoint: SecretOrEnvVar
-    poll_interval: float = Field(
-        default=10.0, gt=0, description="Seconds between two looks at a running job."
-    )
-    max_wait: float = Field(
-        default=3600.0,
-        gt=0,
-        description="Seconds a sync may take in all, waiting for a running job included.",
-    )
-    if_running: Literal["wait", "attach", "fail"] = Field(
-        default="wait",
-        description="When a job is running already: wait for it, attach to it, or fail.",
-    )
-    fail_on_partial: bool = Field(default=False, description="Fail when the job ends partial.")
-    max_failed_rows: int = Field(
-        default=0, ge=0, description="Failed rows braze_cdi_failed_rows allows."
-    )
-    blocking_checks: bool = Field(
-        default=False, description="Failed checks stop downstream assets."
-    )
-    pool: str | None = Field(
-        default="braze_cdi", description="The concurrency pool of the sync step."
-    )
     job_checks: JobChecks | None = Field(
         default=None, description="Add checks on Braze's job history."
     )
@@ -208,14 +232,7 @@ class BrazeCDISyncComponent(dg.Component, dg.Resolvable, dg.Model):
         """The asset, its checks, the sensor if asked for, and the resource they use."""
         key = self.asset.key
         resource_key = f"braze_cdi__{key.to_python_identifier()}"
-        resource = BrazeCDIResource(
-            api_key=self.api_key,
-            rest_endpoint=self.rest_endpoint,
-            poll_interval=self.poll_interval,
-            max_wait=self.max_wait,
-            if_running=self.if_running,
-            fail_on_partial=self.fail_on_partial,
-        )
+        resource = self.build_resource()
         asset = sync_asset_from_spec(
             self.asset,
             integration_id=self.integration_id,

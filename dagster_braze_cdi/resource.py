@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import dagster as dg
@@ -17,7 +18,7 @@ from braze_cdi import (
 )
 from braze_cdi.events import RunLog, log_to
 
-from ._run_records import StepContext, run_records
+from ._run_records import RunRecords, StepContext, run_records
 from ._types import AssetKeyLike
 
 __all__ = ["BrazeCDIResource"]
@@ -287,6 +288,98 @@ class BrazeCDIResource(dg.ConfigurableResource):  # type: ignore[type-arg]
                 if records is not None:
                     records.job_failed(error.job)
                 raise
+
+    async def sync_many_and_poll(
+        self,
+        integration_ids: Iterable[str],
+        *,
+        context: StepContext | None = None,
+        asset_keys: Mapping[str, AssetKeyLike] | None = None,
+        log: RunLog | None = None,
+        max_concurrency: int = 10,
+        poll_interval: float | None = None,
+        max_wait: float | None = None,
+        if_running: IfRunning | None = None,
+        fail_on_partial: bool | None = None,
+    ) -> AsyncIterator[tuple[str, SyncResult | Exception]]:
+        """``sync_and_poll`` for many integrations at once, through one async client (one rate
+        budget), each outcome handed out as its sync ends.
+
+        Yields ``(integration_id, outcome)`` pairs; the outcome is a ``SyncResult`` or the
+        error that sync raised (``SyncFailed``, ``SyncTimeout``, ...): one failure does not stop
+        the others. With ``context``, each sync's trigger record is kept on its asset, as
+        ``sync_and_poll`` does, so that a retry of the run adopts every job it started.
+
+        Args:
+            integration_ids: The integrations to sync.
+            context: The step's context: keep each trigger's record in the run's event log.
+            asset_keys: With ``context``, the asset each integration's record is kept on (by
+                default the one asset the step materializes).
+            log: Where progress is logged (by default ``context.log`` or the run's log).
+            max_concurrency: How many syncs run at once.
+            poll_interval: Seconds between two looks at a running job.
+            max_wait: Seconds each sync may take.
+            if_running: What to do when an integration is syncing already.
+            fail_on_partial: A job that ends ``partial`` is a ``SyncFailed`` outcome.
+
+        Raises:
+            BrazeConfigError: a bad id or setting (no request was sent).
+
+        Examples:
+            >>> import asyncio
+            >>> from braze_cdi.testing import FakeBraze
+            >>> from dagster_braze_cdi import BrazeCDIResource
+            >>> fake = FakeBraze()
+            >>> users = fake.add_integration(name="users", duration=0.0)
+            >>> broken = fake.add_integration(name="broken", duration=0.0, outcome="error")
+            >>> async def sync_both(resource: BrazeCDIResource) -> dict[str, str]:
+            ...     ids = [users.integration_id, broken.integration_id]
+            ...     return {
+            ...         fake.integrations[integration_id].name: type(outcome).__name__
+            ...         async for integration_id, outcome in resource.sync_many_and_poll(ids)
+            ...     }
+            >>> with fake.serve() as url:
+            ...     resource = BrazeCDIResource(api_key=fake.api_key, rest_endpoint=url)
+            ...     outcomes = asyncio.run(sync_both(resource))
+            >>> outcomes == {"users": "SyncResult", "broken": "SyncFailed"}
+            True
+        """
+        ids = list(integration_ids)
+        if log is not None:
+            run_log: RunLog | None = log
+        else:
+            run_log = self._run_log if context is None else context.log
+        records: dict[str, RunRecords] = {}
+        if context is not None:
+            keys = asset_keys or {}
+            for integration_id in ids:
+                found = run_records(context, integration_id, keys.get(integration_id))
+                if found is not None:
+                    records[integration_id] = found
+        resume = {
+            integration_id: record
+            for integration_id, kept in records.items()
+            if (record := kept.latest()) is not None
+        }
+        async with self.get_async_client() as client:
+            async for integration_id, outcome in client.sync_as_completed(
+                ids,
+                max_concurrency=max_concurrency,
+                poll_interval=_given(poll_interval, self.poll_interval),
+                max_wait=_given(max_wait, self.max_wait),
+                if_running=_given(if_running, self.if_running),
+                fail_on_partial=_given(fail_on_partial, self.fail_on_partial),
+                on_event=None if run_log is None else log_to(run_log),
+                resume=resume,
+                before_trigger=(
+                    (lambda record: records[record.integration_id].persist(record))
+                    if records
+                    else None
+                ),
+            ):
+                if isinstance(outcome, SyncFailed) and integration_id in records:
+                    records[integration_id].job_failed(outcome.job)
+                yield integration_id, outcome
 
     def _retry_policy(self) -> RetryPolicy:
         return RetryPolicy(

@@ -1028,6 +1028,43 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
             ['SyncResult', 'SyncFailed', 'SyncResult']
         """
         ids = list(integration_ids)
+        outcomes = {
+            integration_id: outcome
+            async for integration_id, outcome in self.sync_as_completed(
+                ids, max_concurrency=max_concurrency, **wait_options
+            )
+        }
+        return [outcomes[integration_id] for integration_id in ids]
+
+    async def sync_as_completed(
+        self, integration_ids: Iterable[str], *, max_concurrency: int = 10, **wait_options: Any
+    ) -> AsyncIterator[tuple[str, SyncResult | Exception]]:
+        """``sync_many``, each outcome handed out as soon as its sync ends.
+
+        Yields ``(integration_id, outcome)`` pairs in the order the syncs end; the outcome is a
+        ``SyncResult`` or the error that sync raised. Closing the generator early (leave the
+        loop inside ``contextlib.aclosing``) stops the waits still running; Braze's jobs go on.
+        Arguments are those of ``sync_many``, checked before any request.
+
+        Examples:
+            >>> import asyncio
+            >>> from braze_cdi import AsyncBrazeCDIClient
+            >>> from braze_cdi.testing import FakeBraze
+            >>> fake = FakeBraze()
+            >>> slow = fake.add_integration(name="slow", duration=0.3).integration_id
+            >>> quick = fake.add_integration(name="quick", duration=0.0).integration_id
+            >>> async def sync_both():
+            ...     async with AsyncBrazeCDIClient(fake.api_key, "US-01", transport=fake) as client:
+            ...         return [
+            ...             (integration_id, type(outcome).__name__)
+            ...             async for integration_id, outcome in client.sync_as_completed(
+            ...                 [slow, quick], poll_interval=0.05
+            ...             )
+            ...         ]
+            >>> asyncio.run(sync_both()) == [(quick, "SyncResult"), (slow, "SyncResult")]
+            True
+        """
+        ids = list(integration_ids)
         if len(set(ids)) != len(ids):
             raise BrazeConfigError("sync_many got the same integration id twice.")
         if not (isinstance(max_concurrency, int) and max_concurrency > 0):
@@ -1052,24 +1089,35 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
             )
             for integration_id in ids
         ]
+        if not ops:
+            return
         import asyncio  # noqa: PLC0415 (only async users pay for importing asyncio)
 
-        outcomes: dict[int, SyncResult | Exception] = {}
-        queue = iter(enumerate(ops))
+        ended: asyncio.Queue[tuple[str, SyncResult | Exception]] = asyncio.Queue()
+        queue = iter(ops)
 
         # max_concurrency workers take the next sync as each ends: memory follows the
         # concurrency, not the number of ids.
         async def worker() -> None:
-            for index, (integration_id, op) in queue:
+            for integration_id, op in queue:
                 try:
-                    outcomes[index] = await self._traced(
+                    outcome: SyncResult | Exception = await self._traced(
                         "sync_and_wait", integration_id, op, subscribers
                     )
                 except Exception as error:  # every outcome is reported, none cancels the rest
-                    outcomes[index] = error
+                    outcome = error
+                ended.put_nowait((integration_id, outcome))
 
-        await asyncio.gather(*(worker() for _ in range(min(max_concurrency, len(ops)))))
-        return [outcomes[index] for index in range(len(ops))]
+        workers = [asyncio.ensure_future(worker()) for _ in range(min(max_concurrency, len(ops)))]
+        try:
+            for _ in ops:
+                yield await ended.get()
+        finally:
+            for running in workers:
+                running.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            for _, op in queue:  # never started
+                op.close()
 
     # --- the driver -----------------------------------------------------------------------
 

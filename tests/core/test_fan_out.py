@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -15,7 +16,7 @@ from braze_cdi import (
     SyncFailed,
     SyncResult,
 )
-from braze_cdi.testing import FakeBraze
+from braze_cdi.testing import FakeBraze, FakeClock
 
 LIMITS = RateLimits(trigger=RateLimit(10, 1.0), list=RateLimit(50, 1.0), status=RateLimit(100, 1.0))
 
@@ -85,3 +86,62 @@ def test_rate_limits_none_sends_without_a_budget(fake: FakeBraze, url: str) -> N
             list(client.list_integrations())
         assert client._budgets == {}
     assert fake.count("list", status=200) == 5
+
+
+def _two_syncs(fake: FakeBraze, clock: FakeClock) -> tuple[str, str]:
+    """A sync that takes 10 minutes and one that takes 10 seconds, in virtual time."""
+    slow = fake.add_integration(name="slow", duration=600.0).integration_id
+    quick = fake.add_integration(name="quick", duration=10.0).integration_id
+    return slow, quick
+
+
+def test_sync_as_completed_hands_out_each_outcome_as_its_sync_ends() -> None:
+    clock = FakeClock()
+    fake = FakeBraze(clock=clock, rate_limits=None)
+    slow, quick = _two_syncs(fake, clock)
+
+    async def main() -> list[tuple[str, str]]:
+        async with AsyncBrazeCDIClient(
+            fake.api_key, "US-01", transport=fake, clock=clock, rate_limits=None
+        ) as client:
+            return [
+                (integration_id, type(outcome).__name__)
+                async for integration_id, outcome in client.sync_as_completed(
+                    [slow, quick], poll_interval=5.0
+                )
+            ]
+
+    assert asyncio.run(main()) == [(quick, "SyncResult"), (slow, "SyncResult")]
+
+
+def test_leaving_sync_as_completed_early_stops_the_other_waits() -> None:
+    clock = FakeClock()
+    fake = FakeBraze(clock=clock, rate_limits=None)
+    slow, quick = _two_syncs(fake, clock)
+
+    async def main() -> tuple[str, int]:
+        async with AsyncBrazeCDIClient(
+            fake.api_key, "US-01", transport=fake, clock=clock, rate_limits=None
+        ) as client:
+            syncs = client.sync_as_completed([slow, quick], poll_interval=5.0)
+            async with contextlib.aclosing(syncs):
+                integration_id, _ = await anext(syncs)
+            seen = len(fake.requests)
+            await asyncio.sleep(0.05)  # a wait still running would poll meanwhile
+            return integration_id, len(fake.requests) - seen
+
+    first, requests_after = asyncio.run(main())
+    assert first == quick
+    assert requests_after == 0
+    assert fake.integrations[slow].triggered_jobs == 1  # Braze's job goes on
+
+
+def test_sync_as_completed_checks_its_arguments_before_any_request(fake: FakeBraze) -> None:
+    async def main() -> None:
+        async with AsyncBrazeCDIClient(fake.api_key, "US-01", transport=fake) as client:
+            async for _ in client.sync_as_completed(["a", "b"], max_concurrency=0):
+                pass
+
+    with pytest.raises(BrazeConfigError, match="max_concurrency must be a positive integer"):
+        asyncio.run(main())
+    assert fake.requests == []

@@ -64,3 +64,30 @@ def log_messages() -> Callable[[dg.DagsterInstance, str], list[str]]:
         ]
 
     return messages
+
+
+#: The shape of the ``workspace`` fixture's 45 integrations: 5 pages of Braze's 10.
+WAREHOUSES = ("SNOWFLAKE", "BIGQUERY", "REDSHIFT", "DATABRICKS")
+TYPES = ("users", "catalogs", "events")
+PAUSED = (7, 21, 38)  # positions of the paused ones
+DUPLICATE_NAME = "users"  # positions 0 and 30 are both named this
+
+
+@pytest.fixture
+def workspace(fake: FakeBraze) -> list[str]:
+    """45 integrations in the fake, in list order (their ids): warehouse and integration types
+    mixed, 3 paused, two of them named ``users``, each with one finished job in its past; jobs
+    of a triggered sync take no time."""
+    ids = []
+    for position in range(45):
+        name = DUPLICATE_NAME if position in (0, 30) else f"table {position:02d}"
+        integration = fake.add_integration(
+            name=name,
+            history=1,
+            duration=0.0,
+            warehouse_type=WAREHOUSES[position % len(WAREHOUSES)],
+            integration_type=TYPES[position % len(TYPES)],
+            integration_status="paused" if position in PAUSED else "active",
+        )
+        ids.append(integration.integration_id)
+    return ids

@@ -13,7 +13,7 @@ from dagster.components.testing import create_defs_folder_sandbox
 from pydantic import ValidationError
 
 from braze_cdi.testing import FakeBraze
-from dagster_braze_cdi import BrazeCDIResource, BrazeCDISyncComponent
+from dagster_braze_cdi import BrazeCDIResource, BrazeCDISyncComponent, BrazeCDIWorkspaceComponent
 
 PROJECT = Path(__file__).parent / "yaml_project"
 INTEGRATION_ID = "0d7c4a5e-8c1b-4f3a-9e2d-5b6a7c8d9e0f"  # as in defs.yaml
@@ -123,7 +123,9 @@ def test_the_component_is_registered_for_dg() -> None:
         if entry_point.name == "dagster_braze_cdi"
     ]
 
-    assert entry_point.load().BrazeCDISyncComponent is BrazeCDISyncComponent
+    registered = entry_point.load()
+    assert registered.BrazeCDISyncComponent is BrazeCDISyncComponent
+    assert registered.BrazeCDIWorkspaceComponent is BrazeCDIWorkspaceComponent
 
 
 def test_scaffolding_writes_a_defs_yaml_that_reads_the_environment() -> None:

@@ -8,11 +8,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
+import inspect
 import io
 import re
 import shlex
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import click
@@ -106,5 +110,16 @@ def _check_component(data: dict[str, Any]) -> None:
     module, _, name = data["type"].rpartition(".")
     component_type = getattr(importlib.import_module(module), name)
     component = component_type.from_attributes_dict(attributes=data["attributes"])
-    defs = dg.build_defs_for_component(component)
+    if isinstance(component, dg.StateBackedComponent):
+        # What `dg utils refresh-defs-state` and a load do, without a project around them: the
+        # state is read from the workspace the page set up, then the definitions built from it.
+        with tempfile.TemporaryDirectory() as folder:
+            state = Path(folder) / "state"
+            written = component.write_state_to_path(state)
+            if inspect.isawaitable(written):
+                asyncio.run(written)  # type: ignore[arg-type]
+            load_context = dg.ComponentTree.for_test().load_context
+            defs = component.build_defs_from_state(load_context, state)
+    else:
+        defs = dg.build_defs_for_component(component)
     assert defs.resolve_all_asset_keys(), "The component defines no asset."

@@ -348,7 +348,8 @@ class FakeBraze(httpx.BaseTransport, httpx.AsyncBaseTransport):
     three CDI endpoints with Braze's documented pagination (10 per page, ``Link`` headers),
     rate limits and their ``X-RateLimit-*`` headers, "Another job is in progress" while a job
     runs, key and permission checks, and lets a test script faults (``inject``). Every
-    request is recorded in ``requests``.
+    request is recorded in ``requests``; served, ``connections`` counts the TCP connections
+    clients opened (one client reuses its connections).
 
     Args:
         api_key: The key it accepts (with every CDI permission); a random one by default.
@@ -391,6 +392,7 @@ class FakeBraze(httpx.BaseTransport, httpx.AsyncBaseTransport):
         self.keys: dict[str, frozenset[str]] = {self.api_key: ALL_PERMISSIONS}
         self.faults: list[Fault] = []
         self.requests: list[RecordedRequest] = []
+        self.connections = 0
         self._windows: dict[EndpointKind, tuple[int, int]] = {}
         self._lock = threading.RLock()
         self._random = Random(0)

@@ -21,6 +21,11 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body go out at once, not 40 ms apart
     server: _Server
 
+    def setup(self) -> None:
+        super().setup()
+        with self.server.fake._lock:
+            self.server.fake.connections += 1
+
     def do_GET(self) -> None:
         self._handle()
 

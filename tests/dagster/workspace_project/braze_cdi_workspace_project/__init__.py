@@ -1,0 +1,1 @@
+"""A minimal ``dg`` project whose only definitions come from BrazeCDIWorkspaceComponent YAML."""
