@@ -6,7 +6,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from braze_cdi import BrazeConfigError, Integration
+from braze_cdi import BrazeConfigError, Integration, is_active
 
 __all__ = ["BrazeCDISelector", "SelectorLike", "as_selector"]
 
@@ -93,12 +93,6 @@ def as_selector(selector: BrazeCDISelector | SelectorLike | None) -> BrazeCDISel
             f"not {selector!r}."
         )
     return BrazeCDISelector(where=selector)
-
-
-def is_active(integration: Integration) -> bool:
-    """Whether the integration runs: its status is ``active`` or not given."""
-    status = integration.integration_status
-    return status is None or status.lower() == "active"
 
 
 def _among(value: str | None, wanted: Collection[str]) -> bool:

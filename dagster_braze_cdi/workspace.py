@@ -5,11 +5,11 @@ from collections.abc import Iterable
 
 import dagster as dg
 
-from braze_cdi import BrazeConfigError, Integration
+from braze_cdi import BrazeConfigError, Integration, is_active
 
 from .assets import integration_id_of, sync_assets_from_specs
 from .resource import BrazeCDIResource
-from .selector import BrazeCDISelector, SelectorLike, as_selector, is_active
+from .selector import BrazeCDISelector, SelectorLike, as_selector
 from .translator import INTEGRATION_ID, DagsterBrazeCDITranslator, integration_props
 
 __all__ = [

@@ -2,34 +2,29 @@
 materializations of their assets, and a check that each integration's schedule did run.
 
 A tick reads ``GET /cdi/integrations`` once (every page), and an integration's job list only
-when that list shows a job the sensor has not accounted for yet.
+when that list shows a job the sensor has not accounted for yet: the core's
+``watch_schedules`` decides, this module turns its report into Dagster events.
 """
 
-import json
 import re
-from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import NamedTuple
 
 import dagster as dg
 
 from braze_cdi import (
-    BrazeCDIClient,
     BrazeCDIError,
     BrazeConfigError,
-    Integration,
-    JobStatus,
+    ScheduleVerdict,
+    ScheduleWatch,
     SyncJob,
+    schedule_verdict,
 )
 from braze_cdi.events import log_to
 
-from ._job_history import finished_after
-from ._metadata import Row, failure_for, job_record
+from ._metadata import failure_for, job_record
 from .resource import BrazeCDIResource
-from .selector import is_active
-from .sensor import _latest, _materialized_start, _parse, _run_in_progress
+from .sensor import _materialized_start, _run_in_progress
 from .workspace import integration_id_of
 
 __all__ = [
@@ -79,9 +74,9 @@ def build_braze_cdi_workspace_sensor(
     check to show in the UI, put ``build_braze_cdi_schedule_checks(assets)`` in the same
     ``dg.Definitions``: it declares the check, and evaluates it whenever it is run.
 
-    The cursor is JSON: per integration, the ``sync_start_time`` of the last job accounted for,
-    the start of a running job already looked at, and the last verdict reported. A cursor that
-    cannot be read counts as none.
+    The cursor is a ``braze_cdi.ScheduleWatch`` as JSON: per integration, the
+    ``sync_start_time`` of the last job accounted for, the start of a running job already looked
+    at, and the last verdict reported. A cursor that cannot be read counts as none.
 
     Args:
         assets: The workspace's assets: the specs of ``load_braze_cdi_asset_specs``, or the
@@ -147,17 +142,38 @@ def build_braze_cdi_workspace_sensor(
         **_resources: object,
     ) -> dg.SensorResult:
         resource: BrazeCDIResource = getattr(context.resources, resource_key)
-        cursor = _Cursor.loads(context.cursor, keys)
+        instance = context.instance
         with resource.get_client() as client:
-            listed = {
-                integration.integration_id: integration
-                for integration in client.list_integrations(on_event=log_to(context.log))
-            }
-            jobs = _report_jobs(context, client, keys, listed, cursor)
-        checks = _report_verdicts(context, keys, listed, cursor, schedule_grace)
+            report = client.watch_schedules(
+                ScheduleWatch.loads(context.cursor),
+                list(keys),
+                grace=schedule_grace,
+                max_job_reads=_JOB_READS_PER_TICK,
+                # Jobs Dagster materialized are its own; while a run that will materialize the
+                # asset is in progress, the job it syncs may show as finished at Braze already.
+                known_until=lambda integration_id: _materialized_start(
+                    instance, keys[integration_id]
+                ),
+                skip=lambda integration_id: _run_in_progress(instance, keys[integration_id]),
+                on_event=log_to(context.log),
+            )
+        for integration_id, error in report.failures.items():
+            context.log.warning(f"Could not read the jobs of integration {integration_id}: {error}")
+        context.log.info(report.summary)
+        jobs = [
+            _materialization(keys[integration_id], integration_id, job)
+            for integration_id, new in report.jobs.items()
+            for job in new
+        ]
+        checks = []
+        for verdict in report.changed:  # unchanged: the check's latest evaluation still says it
+            key = keys[verdict.integration_id]
+            if not verdict.passed:
+                context.log.warning(f"{key.to_user_string()}: {verdict.description}")
+            checks.append(_check_evaluation(key, verdict))
         return dg.SensorResult(
             asset_events=[*jobs, *checks],
-            cursor=cursor.dumps(),
+            cursor=report.watch.dumps(),
             skip_reason=None if jobs or checks else "No new job, and no verdict changed.",
         )
 
@@ -245,142 +261,21 @@ def build_braze_cdi_schedule_checks(
         for integration_id, key in keys.items():
             if dg.AssetCheckKey(key, SCHEDULE_RAN) not in context.selected_asset_check_keys:
                 continue
-            verdict = _verdict(integration_id, listed.get(integration_id), now, schedule_grace)
+            verdict = schedule_verdict(
+                integration_id, listed.get(integration_id), now=now, grace=schedule_grace
+            )
             yield dg.AssetCheckResult(
                 asset_key=key,
                 check_name=SCHEDULE_RAN,
                 passed=verdict.passed,
-                metadata=verdict.metadata,
+                metadata=verdict.record(),
                 description=verdict.description,
             )
 
     return braze_cdi_schedule_checks
 
 
-# --- the jobs Braze ran -----------------------------------------------------------------------
-
-
-@dataclass
-class _Cursor:
-    """What the sensor has accounted for, per integration id: the ``sync_start_time`` of the
-    last job reported (or skipped as Dagster's), the start of a running job already read past,
-    and the last verdict of ``braze_cdi_schedule_ran`` reported."""
-
-    reported: dict[str, datetime] = field(default_factory=dict)
-    running: dict[str, datetime] = field(default_factory=dict)
-    schedule_ran: dict[str, bool] = field(default_factory=dict)
-
-    @classmethod
-    def loads(cls, text: str | None, keys: dict[str, dg.AssetKey]) -> "_Cursor":
-        # A cursor that cannot be read (hand-edited, or another sensor's) counts as none, and
-        # entries of integrations no longer sensed are dropped.
-        try:
-            raw = json.loads(text) if text else {}
-        except ValueError:
-            raw = {}
-
-        def section(name: str) -> dict[str, object]:
-            value = raw.get(name) if isinstance(raw, dict) else None
-            return {k: v for k, v in value.items() if k in keys} if isinstance(value, dict) else {}
-
-        def times(name: str) -> dict[str, datetime]:
-            return {k: t for k, v in section(name).items() if (t := _parse(v)) is not None}
-
-        return cls(
-            reported=times("reported"),
-            running=times("running"),
-            schedule_ran={k: v for k, v in section("schedule_ran").items() if isinstance(v, bool)},
-        )
-
-    def dumps(self) -> str:
-        return json.dumps(
-            {
-                "reported": {k: v.isoformat() for k, v in self.reported.items()},
-                "running": {k: v.isoformat() for k, v in self.running.items()},
-                "schedule_ran": self.schedule_ran,
-            },
-            separators=(",", ":"),
-        )
-
-    def account_for(self, integration_id: str, listed: Integration, through: datetime) -> None:
-        """Every finished job up to ``through`` is accounted for, and the list's last job too
-        unless it runs: then it is read past until it ends."""
-        self.reported[integration_id] = through
-        if _finished(listed):
-            self.running.pop(integration_id, None)
-        else:
-            self.running[integration_id] = _last_start(listed)
-
-
-def _report_jobs(
-    context: dg.SensorEvaluationContext,
-    client: BrazeCDIClient,
-    keys: dict[str, dg.AssetKey],
-    listed: dict[str, Integration],
-    cursor: _Cursor,
-) -> list[dg.AssetMaterialization]:
-    """The jobs Braze ran that finished since the cursor, as materializations; the cursor moves
-    past them."""
-    events: list[dg.AssetMaterialization] = []
-    waiting = deque(_pending(keys, listed, cursor))
-    reads = 0
-    while waiting and reads < _JOB_READS_PER_TICK:
-        integration_id = waiting.popleft()
-        key, integration = keys[integration_id], listed[integration_id]
-        if _run_in_progress(context.instance, key):
-            continue  # the run's own materialization records the job it syncs
-        after = _latest(
-            cursor.reported.get(integration_id), _materialized_start(context.instance, key)
-        )
-        if _finished(integration) and after is not None and _last_start(integration) <= after:
-            cursor.account_for(integration_id, integration, after)  # Dagster materialized it
-            continue
-        reads += 1
-        # Back to the last job accounted for; the first time, only the latest job.
-        since = after or _last_start(integration)
-        try:
-            jobs = list(
-                client.list_sync_jobs(integration_id, since=since, on_event=log_to(context.log))
-            )
-        except BrazeCDIError as error:
-            context.log.warning(f"Could not read the jobs of integration {integration_id}: {error}")
-            if error.retryable:  # Braze or the network is in trouble: all wait for the next tick
-                waiting.appendleft(integration_id)
-                break
-            continue
-        new = finished_after(jobs, after)
-        events.extend(_materialization(key, integration_id, job) for job in new)
-        through = _latest(since, *(job.sync_start_time for job in new))
-        assert through is not None  # since is a time
-        cursor.account_for(integration_id, integration, through)
-    context.log.info(
-        f"Braze lists {len(listed)} integrations: read the jobs of {reads}, reported "
-        f"{len(events)} jobs Braze ran"
-        + (f"; {len(waiting)} integrations wait for the next tick." if waiting else ".")
-    )
-    return events
-
-
-def _pending(
-    keys: dict[str, dg.AssetKey], listed: dict[str, Integration], cursor: _Cursor
-) -> list[str]:
-    """The integrations whose last job in the list is not accounted for yet, in the order they
-    are read: those never read first, then those reported longest ago, so none waits forever."""
-    pending = []
-    for integration_id in keys:
-        integration = listed.get(integration_id)
-        start = None if integration is None else integration.last_job_start_time
-        reported = cursor.reported.get(integration_id)
-        if integration is None or start is None or (reported is not None and start <= reported):
-            continue
-        # A running job is read past once (for the jobs that ended before it), then waited for;
-        # the first time, the sensor waits for it to end.
-        if _finished(integration) or (
-            reported is not None and start != cursor.running.get(integration_id)
-        ):
-            pending.append(integration_id)
-    never = datetime.min.replace(tzinfo=timezone.utc)
-    return sorted(pending, key=lambda integration_id: cursor.reported.get(integration_id, never))
+# --- what one tick reports ---------------------------------------------------------------------
 
 
 def _materialization(
@@ -393,104 +288,14 @@ def _materialization(
     )
 
 
-def _finished(integration: Integration) -> bool:
-    """Whether the list's last job of the integration has ended (an unknown status has not)."""
-    try:
-        return JobStatus(integration.last_job_status).finished
-    except ValueError:
-        return False
-
-
-def _last_start(integration: Integration) -> datetime:
-    assert integration.last_job_start_time is not None  # callers keep integrations that ran
-    return integration.last_job_start_time
-
-
-# --- whether the schedule ran -----------------------------------------------------------------
-
-
-class _Verdict(NamedTuple):
-    passed: bool
-    description: str
-    metadata: Row
-
-
-def _report_verdicts(
-    context: dg.SensorEvaluationContext,
-    keys: dict[str, dg.AssetKey],
-    listed: dict[str, Integration],
-    cursor: _Cursor,
-    grace: timedelta,
-) -> list[dg.AssetCheckEvaluation]:
-    """An evaluation of ``braze_cdi_schedule_ran`` for each verdict that changed; a schedule
-    that stopped is logged as a warning too."""
-    now = datetime.now(timezone.utc)
-    events = []
-    for integration_id, key in keys.items():
-        verdict = _verdict(integration_id, listed.get(integration_id), now, grace)
-        if cursor.schedule_ran.get(integration_id) == verdict.passed:
-            continue  # unchanged: the check's latest evaluation still says it
-        cursor.schedule_ran[integration_id] = verdict.passed
-        if not verdict.passed:
-            context.log.warning(f"{key.to_user_string()}: {verdict.description}")
-        events.append(
-            dg.AssetCheckEvaluation(
-                asset_key=key,
-                check_name=SCHEDULE_RAN,
-                passed=verdict.passed,
-                metadata=verdict.metadata,
-                description=verdict.description,
-            )
-        )
-    return events
-
-
-def _verdict(
-    integration_id: str, integration: Integration | None, now: datetime, grace: timedelta
-) -> _Verdict:
-    """Whether the integration's schedule ran, as of ``now`` (our clock, aware): the grace period
-    dwarfs any skew from Braze's."""
-    due = None if integration is None else integration.next_scheduled_run
-    last = None if integration is None else integration.last_job_start_time
-    late = timedelta(0)
-    if due is not None and now > due and (last is None or last < due):
-        late = now - due
-    metadata: Row = {
-        "integration_id": integration_id,
-        "integration_status": None if integration is None else integration.integration_status,
-        "next_scheduled_run": None if due is None else due.isoformat(),
-        "last_job_start_time": None if last is None else last.isoformat(),
-        "late_seconds": late.total_seconds(),
-        "schedule_grace_seconds": grace.total_seconds(),
-    }
-    if integration is None:
-        return _Verdict(
-            False,
-            f"Braze does not list integration {integration_id}: it was deleted, or the key "
-            "belongs to another workspace.",
-            metadata,
-        )
-    if not is_active(integration):
-        return _Verdict(
-            True,
-            f"The integration is {integration.integration_status}: no scheduled run is expected.",
-            metadata,
-        )
-    if late > grace:
-        return _Verdict(
-            False,
-            f"The run Braze scheduled for {_when(due)} has not started, "
-            f"{timedelta(seconds=round(late.total_seconds()))} later (the grace is {grace}); "
-            f"last job start: {_when(last)}.",
-            metadata,
-        )
-    return _Verdict(
-        True, f"No scheduled run is more than {grace} late; next one: {_when(due)}.", metadata
+def _check_evaluation(key: dg.AssetKey, verdict: ScheduleVerdict) -> dg.AssetCheckEvaluation:
+    return dg.AssetCheckEvaluation(
+        asset_key=key,
+        check_name=SCHEDULE_RAN,
+        passed=verdict.passed,
+        metadata=verdict.record(),
+        description=verdict.description,
     )
-
-
-def _when(moment: datetime | None) -> str:
-    return "none" if moment is None else moment.isoformat(timespec="seconds")
 
 
 # --- arguments --------------------------------------------------------------------------------

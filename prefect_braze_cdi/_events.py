@@ -8,9 +8,19 @@ from the task's outcome.
 
 from __future__ import annotations
 
+import uuid
+
 from prefect.events import Event, emit_event
 
-from braze_cdi import BrazeCDIError, SyncFailed, SyncResult, SyncTimeout
+from braze_cdi import (
+    BrazeCDIError,
+    JobStatus,
+    ScheduleVerdict,
+    SyncFailed,
+    SyncJob,
+    SyncResult,
+    SyncTimeout,
+)
 from braze_cdi.events import AlreadyRunning, Resumed, SyncEvent, Triggered
 
 __all__ = [
@@ -83,3 +93,47 @@ def emit_failed(integration_id: str, error: BrazeCDIError) -> Event | None:
         payload["job_status"] = str(error.job.job_status)
         payload["job"] = error.job.model_dump(mode="json")
     return emit_event(FAILED, resource=integration_resource(integration_id), payload=payload)
+
+
+# --- the watcher's events (watcher.py): jobs Braze's own schedule ran, schedules that stopped ---
+
+PARTIAL = "braze.cdi.sync.partial"
+SCHEDULE_MISSED = "braze.cdi.schedule.missed"
+
+#: The resource label of the watcher's events: Braze's schedule ran the job (or missed a run).
+RAN_BY_LABEL = "braze.cdi.ran_by"
+
+
+def scheduled_job_event_name(job: SyncJob) -> str:
+    """``succeeded``, ``partial`` or ``failed``, by how the job ended."""
+    if job.job_status == JobStatus.PARTIAL:
+        return PARTIAL
+    return SUCCEEDED if job.succeeded else FAILED
+
+
+def emit_scheduled_job(integration_id: str, job: SyncJob) -> Event | None:
+    """A job that Braze (its schedule, or anyone but this package's syncs) ran has finished;
+    the payload is its record, with ``triggered`` False.
+
+    The event's id is derived from the integration and the job's start, so a watcher that emits
+    it again (after a crash, before its cursor was saved) adds nothing: Prefect keeps one event
+    per id.
+    """
+    name = scheduled_job_event_name(job)
+    start = job.sync_start_time.isoformat() if job.sync_start_time else ""
+    return emit_event(
+        name,
+        resource={**integration_resource(integration_id), RAN_BY_LABEL: "schedule"},
+        payload={"integration_id": integration_id, **job.record(), "triggered": False},
+        id=uuid.uuid5(uuid.NAMESPACE_URL, f"braze-cdi:{name}:{integration_id}:{start}"),
+    )
+
+
+def emit_schedule_missed(verdict: ScheduleVerdict) -> Event | None:
+    """An integration's schedule did not run (or Braze no longer lists it); the payload is the
+    verdict's record and its description."""
+    return emit_event(
+        SCHEDULE_MISSED,
+        resource={**integration_resource(verdict.integration_id), RAN_BY_LABEL: "schedule"},
+        payload={**verdict.record(), "description": verdict.description},
+    )

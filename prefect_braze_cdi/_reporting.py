@@ -1,5 +1,6 @@
-"""What every task does around its core call: its progress to the run log and to Prefect
-events, and a failure Prefect will not retry to an event."""
+"""What every task does around its core calls: their progress to the run log and to Prefect
+events, and a failure Prefect will not retry to an event (and to a failed materialization of
+the integration's asset)."""
 
 from __future__ import annotations
 
@@ -13,16 +14,16 @@ from braze_cdi import BrazeCDIError
 from braze_cdi.events import SyncEvent, log_to
 
 from ._events import emit_failed, emit_progress
+from ._lineage import SyncLineage
 from ._retries import is_final_attempt
 
-__all__ = ["reporting"]
+__all__ = ["progress_subscriber", "reporting"]
 
 
-@contextmanager
-def reporting(integration_id: str) -> Iterator[Callable[[SyncEvent], None]]:
-    """The subscriber to hand the core call as ``on_event``: each event becomes a run log line
-    (one per state change) and, where an automation may react to it, a Prefect event. A Braze
-    error that Prefect will not retry emits ``braze.cdi.sync.failed``."""
+def progress_subscriber() -> Callable[[SyncEvent], None]:
+    """The subscriber to hand a core call as ``on_event``: each event becomes a run log line
+    (one per state change) and, where an automation may react to it, a Prefect event. One
+    subscriber serves many syncs: every event names its integration."""
     try:
         to_run_log = log_to(get_run_logger())
     except MissingContextError:  # ``task.fn(...)`` called outside a run, as in unit tests
@@ -33,9 +34,21 @@ def reporting(integration_id: str) -> Iterator[Callable[[SyncEvent], None]]:
             to_run_log(event)
         emit_progress(event)
 
+    return on_event
+
+
+@contextmanager
+def reporting(
+    integration_id: str, lineage: SyncLineage | None = None
+) -> Iterator[Callable[[SyncEvent], None]]:
+    """``progress_subscriber()`` for a call about one integration. A Braze error that Prefect
+    will not retry emits ``braze.cdi.sync.failed`` and, with ``lineage``, a failed
+    materialization of the integration's asset."""
     try:
-        yield on_event
+        yield progress_subscriber()
     except BrazeCDIError as error:
         if is_final_attempt(error):
             emit_failed(integration_id, error)
+            if lineage is not None:
+                lineage.failed(error)
         raise

@@ -30,6 +30,7 @@ from braze_cdi import IfRunning, SyncHandle, SyncResult, check_integration_id
 
 from ._artifacts import artifact_description, artifact_key_for, artifact_table, check_artifact_key
 from ._events import emit_succeeded
+from ._lineage import hand_on, sync_lineage
 from ._reporting import reporting
 from ._resume import arun_record, run_record
 from ._retries import retry_only_retryable
@@ -186,6 +187,7 @@ def wait_for_sync(
     fail_on_partial: bool = False,
     create_artifact: bool = True,
     artifact_key: str | None = None,
+    upstream_asset: str | None = None,
 ) -> SyncResult:
     """Wait for the job a ``trigger_sync`` handle points at, and record how it ended.
 
@@ -201,9 +203,16 @@ def wait_for_sync(
         create_artifact: Record the result in a table artifact.
         artifact_key: The artifact's key (lowercase letters, numbers and dashes); by default
             ``braze-cdi-sync-<integration id>``.
+        upstream_asset: The key of the Prefect asset the integration reads, such as the
+            warehouse table (``snowflake://account/db/schema/table``): the integration's asset
+            is materialized downstream of it.
 
     Returns:
         A ``braze_cdi.SyncResult``.
+
+    The task materializes the integration's Prefect asset,
+    ``braze://<REST host>/cdi/integrations/<integration id>``, with the job's fields as its
+    metadata (a failed materialization when the sync fails).
 
     Raises:
         braze_cdi.SyncFailed: the job ended ``error`` or ``config_error`` (or ``partial`` with
@@ -233,8 +242,11 @@ def wait_for_sync(
         (1200, True)
     """
     check_artifact_key(artifact_key)
+    lineage = sync_lineage(
+        braze_cdi_credentials.rest_endpoint, handle.integration_id, upstream_asset
+    )
     with (
-        reporting(handle.integration_id) as on_event,
+        reporting(handle.integration_id, lineage) as on_event,
         braze_cdi_credentials.get_client() as client,
     ):
         result = client.wait_for_sync(
@@ -251,6 +263,8 @@ def wait_for_sync(
             description=artifact_description(result),
         )
     emit_succeeded(result)
+    lineage.succeeded(result)
+    hand_on([lineage])
     return result
 
 
@@ -264,6 +278,7 @@ async def await_for_sync(
     fail_on_partial: bool = False,
     create_artifact: bool = True,
     artifact_key: str | None = None,
+    upstream_asset: str | None = None,
 ) -> SyncResult:
     """The async twin of ``wait_for_sync`` ("a" + "wait_for_sync"), with the same
     arguments; ``await`` it.
@@ -286,7 +301,10 @@ async def await_for_sync(
         'success'
     """
     check_artifact_key(artifact_key)
-    with reporting(handle.integration_id) as on_event:
+    lineage = sync_lineage(
+        braze_cdi_credentials.rest_endpoint, handle.integration_id, upstream_asset
+    )
+    with reporting(handle.integration_id, lineage) as on_event:
         async with braze_cdi_credentials.get_async_client() as client:
             result = await client.wait_for_sync(
                 handle,
@@ -302,4 +320,6 @@ async def await_for_sync(
             description=artifact_description(result),
         )
     emit_succeeded(result)
+    lineage.succeeded(result)
+    hand_on([lineage])
     return result

@@ -13,6 +13,7 @@ re-exports the public names, which with ``events`` and ``testing`` are all the a
 from . import _httpx  # noqa: F401  # first: httpx without its command line (see there)
 from ._client import AsyncBrazeCDIClient, BrazeCDIClient
 from ._config import INSTANCES, accept_renamed, check_integration_id, resolve_rest_endpoint
+from ._dashboard import dashboard_url
 from ._doctor import Diagnosis, Finding, RateWindow
 from ._errors import (
     BrazeAPIError,
@@ -35,6 +36,16 @@ from ._errors import (
 from ._models import IfRunning, Integration, JobStatus, SyncHandle, SyncJob, SyncResult
 from ._rate_limit import RateLimit, RateLimits
 from ._retry import RetryPolicy
+from ._schedule import (
+    KnownUntil,
+    ScheduleReport,
+    ScheduleVerdict,
+    ScheduleWatch,
+    Skip,
+    Where,
+    is_active,
+    schedule_verdict,
+)
 from ._version import __version__
 
 __all__ = [
@@ -57,11 +68,16 @@ __all__ = [
     "IntegrationNotFound",
     "InvalidIntegrationId",
     "JobStatus",
+    "KnownUntil",
     "RateLimit",
     "RateLimits",
     "RateWindow",
     "RetryPolicy",
+    "ScheduleReport",
+    "ScheduleVerdict",
+    "ScheduleWatch",
     "Setting",
+    "Skip",
     "Surface",
     "SyncAlreadyRunning",
     "SyncFailed",
@@ -69,10 +85,14 @@ __all__ = [
     "SyncJob",
     "SyncResult",
     "SyncTimeout",
+    "Where",
     "__version__",
     "accept_renamed",
     "check_integration_id",
+    "dashboard_url",
+    "is_active",
     "resolve_rest_endpoint",
+    "schedule_verdict",
 ]
 
 # The public classes go by their public path: a traceback reads `braze_cdi.SyncFailed`, not the

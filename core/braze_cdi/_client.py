@@ -10,7 +10,7 @@ import os
 import time
 import warnings
 from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 import httpx
@@ -25,6 +25,7 @@ from ._config import (
     renamed_message,
     resolve_rest_endpoint,
 )
+from ._dashboard import dashboard_url
 from ._doctor import Diagnosis, diagnose
 from ._errors import BrazeConfigError
 from ._exchange import ACCEPT_ENCODING, BodyReader, ClientClosed, NoAnswer
@@ -46,6 +47,7 @@ from ._protocol import (
 )
 from ._rate_limit import RateLimits, shared_budgets
 from ._retry import Context, RetryPolicy
+from ._schedule import KnownUntil, ScheduleReport, ScheduleWatch, Skip, Where, watch_schedules
 from ._secrets import Redactor, secret_api_key
 from ._tracing import SyncOperation, traced
 from ._trigger_and_wait import (
@@ -167,6 +169,18 @@ class _Client(Generic[H]):
         # getattr: a constructor that failed half way leaves a client to repr in its traceback.
         return f"{type(self).__name__}(rest_endpoint={getattr(self, 'rest_endpoint', None)!r})"
 
+    def dashboard_url(self, integration_id: str) -> str | None:
+        """The integration's page in the Braze dashboard of this client's instance, or ``None``
+        where that is not known (see ``braze_cdi.dashboard_url``). Makes no request.
+
+        Examples:
+            >>> from braze_cdi import BrazeCDIClient
+            >>> with BrazeCDIClient("my-rest-api-key-1234", "US-03") as client:
+            ...     client.dashboard_url("abc")
+            'https://dashboard-03.braze.com/integrations/cloud_data_ingestion/abc'
+        """
+        return dashboard_url(self.rest_endpoint, integration_id)
+
     # --- operations: built eagerly, so bad input fails before any request ---------------------
 
     def _context(self) -> Context:
@@ -285,6 +299,47 @@ class _Client(Generic[H]):
             table = INSTANCES if instances is None else instances
             resolved = {name: resolve_rest_endpoint(url) for name, url in table.items()}
         return diagnose(self._context(), self.rest_endpoint, instances=resolved)
+
+    def _watch_op(
+        self,
+        watch: ScheduleWatch,
+        integration_ids: Iterable[str] | None,
+        *,
+        where: Where | None,
+        grace: timedelta,
+        max_job_reads: int,
+        known_until: KnownUntil | None,
+        skip: Skip | None,
+    ) -> Op[ScheduleReport]:
+        if not isinstance(watch, ScheduleWatch):
+            raise BrazeConfigError(
+                f"watch must be a ScheduleWatch (ScheduleWatch() the first time), not {watch!r}."
+            )
+        ids = None
+        if integration_ids is not None:
+            if isinstance(integration_ids, str):
+                raise BrazeConfigError("integration_ids is a list of ids, not one string.")
+            ids = list(dict.fromkeys(check_integration_id(i) for i in integration_ids))
+        if not isinstance(grace, timedelta) or grace <= timedelta(0):
+            raise BrazeConfigError(f"grace must be a positive timedelta, not {grace!r}.")
+        if isinstance(max_job_reads, bool) or not (
+            isinstance(max_job_reads, int) and max_job_reads >= 0
+        ):
+            raise BrazeConfigError(
+                f"max_job_reads must be a whole number, 0 or more, not {max_job_reads!r}."
+            )
+        if where is not None and not callable(where):
+            raise BrazeConfigError(f"where must be callable, not {where!r}.")
+        return watch_schedules(
+            self._context(),
+            watch,
+            integration_ids=ids,
+            where=where,
+            grace=grace,
+            max_job_reads=max_job_reads,
+            known_until=known_until,
+            skip=skip,
+        )
 
 
 def _check_resume(resume: object, integration_id: str) -> None:
@@ -669,6 +724,82 @@ class BrazeCDIClient(_Client[httpx.Client]):
         op = self._diagnose_op(find_instance, instances)
         return self._run(op, Subscribers(on_event))
 
+    def watch_schedules(
+        self,
+        watch: ScheduleWatch,
+        integration_ids: Iterable[str] | None = None,
+        *,
+        where: Where | None = None,
+        grace: timedelta = timedelta(minutes=30),
+        max_job_reads: int = 50,
+        known_until: KnownUntil | None = None,
+        skip: Skip | None = None,
+        on_event: OnEvent | None = None,
+    ) -> ScheduleReport:
+        """Look at Braze's own schedules once: the jobs they ran since ``watch``, and whether
+        each schedule ran.
+
+        Reads the integration list once (one request per 10 integrations), then the job list of
+        an integration only when its list entry shows a job not accounted for yet: at most
+        ``max_job_reads`` of them, those never read first, then those read longest ago; the
+        others wait for a later call (``ScheduleReport.waiting``). An integration seen for the
+        first time reports only its latest job, once that job has finished; a running job is
+        reported once it ends. A job list that fails to read is read again by a later call; a
+        retryable failure (Braze or the network in trouble) ends this call's reads.
+
+        Args:
+            watch: What earlier calls accounted for: ``ScheduleWatch()`` the first time, then
+                the ``watch`` of the last report (keep it with ``dumps``/``loads``).
+            integration_ids: The integrations to watch; by default every integration Braze
+                lists (that ``where`` accepts). An id Braze does not list fails its verdict.
+            where: Which listed integrations to watch when no ids are given.
+            grace: How late a scheduled run may be before its verdict fails.
+            max_job_reads: The most job lists one call reads (Braze allows 100 a minute).
+            known_until: Per integration id (a mapping, or a function called for the
+                integrations about to be read), the ``sync_start_time`` up to which the caller
+                accounts for the jobs itself, such as those its own syncs ran; or ``None``.
+            skip: Integrations to leave alone in this call (a collection of ids, or a function
+                of the id), such as those a sync of the caller's is running for.
+            on_event: A subscriber to the call's events (its retries and rate-budget waits).
+
+        Returns:
+            A ``ScheduleReport``: the new finished jobs (oldest first), every verdict and those
+            that changed, the integrations left waiting, and the ``watch`` for the next call.
+
+        Raises:
+            BrazeCDIError: the integration list could not be read.
+
+        Examples:
+            >>> from braze_cdi import BrazeCDIClient, ScheduleWatch
+            >>> from braze_cdi.testing import FakeBraze
+            >>> fake = FakeBraze()
+            >>> users = fake.add_integration(name="users", history=3)
+            >>> overdue = fake.clock.time() - 7200  # two hours ago
+            >>> late = fake.add_integration(name="events", next_scheduled_run=overdue)
+            >>> with BrazeCDIClient(fake.api_key, "US-01", transport=fake) as client:
+            ...     first = client.watch_schedules(ScheduleWatch())
+            ...     _ = fake.start_job(users.integration_id, duration=0.0, rows_synced=7)
+            ...     second = client.watch_schedules(first.watch)
+            >>> [len(jobs) for jobs in first.jobs.values()]
+            [1]
+            >>> [job.rows_synced for job in second.jobs[users.integration_id]]
+            [7]
+            >>> [(v.integration_id == late.integration_id, v.passed) for v in first.changed]
+            [(False, True), (True, False)]
+            >>> second.changed, fake.count("status")
+            ([], 2)
+        """
+        op = self._watch_op(
+            watch,
+            integration_ids,
+            where=where,
+            grace=grace,
+            max_job_reads=max_job_reads,
+            known_until=known_until,
+            skip=skip,
+        )
+        return self._run(op, Subscribers(on_event))
+
     # --- the driver -----------------------------------------------------------------------
 
     def _traced(
@@ -999,6 +1130,47 @@ class AsyncBrazeCDIClient(_Client[httpx.AsyncClient]):
             ['Create a REST API key with cdi.integration_job_status (Braze cannot add a ...']
         """
         op = self._diagnose_op(find_instance, instances)
+        return await self._run(op, Subscribers(on_event))
+
+    async def watch_schedules(
+        self,
+        watch: ScheduleWatch,
+        integration_ids: Iterable[str] | None = None,
+        *,
+        where: Where | None = None,
+        grace: timedelta = timedelta(minutes=30),
+        max_job_reads: int = 50,
+        known_until: KnownUntil | None = None,
+        skip: Skip | None = None,
+        on_event: OnEvent | None = None,
+    ) -> ScheduleReport:
+        """See ``BrazeCDIClient.watch_schedules``; ``await`` it. ``where``, ``known_until`` and
+        ``skip`` are plain functions (or a mapping, a collection), never coroutines.
+
+        Examples:
+            >>> import asyncio
+            >>> from braze_cdi import AsyncBrazeCDIClient, ScheduleWatch
+            >>> from braze_cdi.testing import FakeBraze
+            >>> fake = FakeBraze()
+            >>> users = fake.add_integration(name="users", history=2)
+            >>> async def look():
+            ...     async with AsyncBrazeCDIClient(fake.api_key, "US-01", transport=fake) as client:
+            ...         return await client.watch_schedules(ScheduleWatch())
+            >>> report = asyncio.run(look())
+            >>> [str(job.job_status) for job in report.jobs[users.integration_id]]
+            ['success']
+            >>> report.watch.schedule_ran == {users.integration_id: True}
+            True
+        """
+        op = self._watch_op(
+            watch,
+            integration_ids,
+            where=where,
+            grace=grace,
+            max_job_reads=max_job_reads,
+            known_until=known_until,
+            skip=skip,
+        )
         return await self._run(op, Subscribers(on_event))
 
     @renamed_keywords(timeout="max_wait")

@@ -28,6 +28,7 @@ RECORD_KEYS = {
     "triggered",
     "waited_seconds",
     "status_calls",
+    "dashboard_url",  # null here: the fake serves on a custom URL
 }
 
 

@@ -27,7 +27,7 @@ from typer.core import TyperGroup
 from .._client import AsyncBrazeCDIClient, BrazeCDIClient
 from .._config import accept_renamed, check_integration_id
 from .._errors import BrazeConfigError, SyncAlreadyRunning
-from .._models import SyncHandle
+from .._models import Integration, SyncHandle
 from .._secrets import secret_api_key
 from .._version import __version__
 from ..testing import FakeBraze
@@ -35,6 +35,7 @@ from .demo import run_demo
 from .exit_codes import EXIT_CODES_HELP, ExitCode, exit_code_for
 from .output import (
     Output,
+    dashboard_links,
     integrations_table,
     jobs_table,
     stderr_console,
@@ -168,14 +169,28 @@ def integrations(
     as_json: AsJson = False,
     debug: Debug = False,
 ) -> None:
-    """List the workspace's CDI integrations."""
+    """List the workspace's CDI integrations, with the page of each in the Braze dashboard."""
     output = _set_up(as_json, debug)
     with _reporting(output), _client(api_key, rest_endpoint, request_timeout) as client:
         found = list(client.list_integrations())
+        links = {item.integration_id: _listed_dashboard_url(client, item) for item in found}
     if as_json:
-        output.data([integration.model_dump(mode="json") for integration in found])
+        output.data(
+            [
+                {**item.model_dump(mode="json"), "dashboard_url": links[item.integration_id]}
+                for item in found
+            ]
+        )
     else:
-        output.show(integrations_table(found))
+        names = {item.integration_id: item.integration_name or "" for item in found}
+        output.show(integrations_table(found), dashboard_links(links, names))
+
+
+def _listed_dashboard_url(client: BrazeCDIClient, integration: Integration) -> str | None:
+    try:
+        return client.dashboard_url(integration.integration_id)
+    except BrazeConfigError:  # an id Braze lists that no call could take: no page to show
+        return None
 
 
 @app.command(epilog=EXIT_CODES_HELP)
@@ -189,7 +204,7 @@ def jobs(
     as_json: AsJson = False,
     debug: Debug = False,
 ) -> None:
-    """List an integration's recent sync jobs, newest first.
+    """List an integration's recent sync jobs, newest first, and its page in the Braze dashboard.
 
     Reads the first LIMIT jobs Braze lists and sorts them by start time (Braze does not document
     the order of its list).
@@ -197,11 +212,12 @@ def jobs(
     output = _set_up(as_json, debug)
     with _reporting(output), _client(api_key, rest_endpoint, request_timeout) as client:
         found = list(islice(client.list_sync_jobs(integration_id), limit))
+        link = client.dashboard_url(integration_id)
     found.sort(key=lambda job: job.sync_start_time or _BEGINNING, reverse=True)
     if as_json:
-        output.data([job.model_dump(mode="json") for job in found])
+        output.data([{**job.model_dump(mode="json"), "dashboard_url": link} for job in found])
     else:
-        output.show(jobs_table(found))
+        output.show(jobs_table(found), dashboard_links({integration_id: link}))
 
 
 _BEGINNING = datetime.min.replace(tzinfo=timezone.utc)

@@ -36,6 +36,7 @@ from .exit_codes import exit_code_for
 __all__ = [
     "Outcome",
     "Output",
+    "dashboard_links",
     "handle_of",
     "handles_table",
     "integrations_table",
@@ -114,9 +115,12 @@ class Output:
         sys.stdout.write(json.dumps(value, indent=indent, default=str) + "\n")
         sys.stdout.flush()
 
-    def show(self, table: Table) -> None:
-        """Print a table to standard output."""
+    def show(self, table: Table, footer: Text | None = None) -> None:
+        """Print a table to standard output, and the ``footer`` under it (never folded, so that
+        a link in it stays whole)."""
         stdout_console().print(table)
+        if footer is not None:
+            stdout_console().print(footer, soft_wrap=True)
 
     def error(self, error: BaseException, *, integration_id: str | None = None) -> None:
         """One line on standard error (and its traceback with ``debug``)."""
@@ -164,15 +168,21 @@ def one_line(text: str) -> str:
 
 
 def outcome_json(
-    integration_id: str, outcome: Outcome, output: Output, *, waited: float | None = None
+    integration_id: str,
+    outcome: Outcome,
+    output: Output,
+    *,
+    waited: float | None = None,
+    dashboard_url: str | None = None,
 ) -> dict[str, Any]:
     """One integration's outcome as JSON: ``SyncResult.record()``, the ``SyncHandle``, or the
     error with the last job seen, whether this sync triggered it, the seconds spent on it
-    (``waited``) and, when its sync may still run, what resumes the wait."""
+    (``waited``) and, when its sync may still run, what resumes the wait; each with the
+    integration's ``dashboard_url`` (``None`` when it is not known)."""
     if isinstance(outcome, SyncResult):
-        return outcome.record()
+        return {**outcome.record(), "dashboard_url": dashboard_url}
     if isinstance(outcome, SyncHandle):
-        return outcome.model_dump(mode="json")
+        return {**outcome.model_dump(mode="json"), "dashboard_url": dashboard_url}
     job = _job_of(outcome)
     handle = handle_of(outcome)
     resume = resumable(outcome)
@@ -186,6 +196,7 @@ def outcome_json(
         "resume": None
         if resume is None
         else {"handle": resume.model_dump(mode="json"), "command": resume_command(resume)},
+        "dashboard_url": dashboard_url,
     }
 
 
@@ -258,6 +269,34 @@ def rows_of(outcome: Outcome) -> str:
 
 def _job_of(outcome: Outcome) -> SyncJob | None:
     return outcome.job if isinstance(outcome, SyncFailed | SyncTimeout) else None
+
+
+def dashboard_links(
+    links: Mapping[str, str | None], names: Mapping[str, str] | None = None
+) -> Text | None:
+    """The Braze dashboard page of each integration of a table (``links``: id to page), to print
+    under it: one line for one page; for several, a line each, labelled with the integration's
+    name from ``names`` (its id when the name is unknown). ``None`` when no page is known (a
+    custom REST URL, an instance whose dashboard host is not known).
+
+    Examples:
+        >>> print(dashboard_links({"abc": "https://dashboard-01.braze.com/integrations/"
+        ...                               "cloud_data_ingestion/abc"}))
+        Braze dashboard: https://dashboard-01.braze.com/integrations/cloud_data_ingestion/abc
+        >>> print(dashboard_links({"abc": None}))
+        None
+    """
+    known = {integration_id: url for integration_id, url in links.items() if url is not None}
+    if not known:
+        return None
+    heading = ("Braze dashboard:", "bold")
+    if len(known) == 1:
+        [url] = known.values()
+        return Text.assemble(heading, " ", url)
+    labels = {i: one_line((names or {}).get(i) or i) for i in known}
+    width = max(len(label) for label in labels.values())
+    lines = (f"\n  {labels[i]:<{width}}  {url}" for i, url in known.items())
+    return Text.assemble(heading, *lines)
 
 
 def integrations_table(integrations: Iterable[Integration]) -> Table:

@@ -1,5 +1,6 @@
 """What ``sync`` and ``wait`` share: running each integration's work on the board, keeping the
-handle of each sync as soon as it is known, learning the integrations' names, and reporting.
+handle of each sync as soon as it is known, learning the integrations' names, and reporting
+(with each integration's page in the Braze dashboard, where it is known).
 
 A handle is kept the moment ``start_sync`` returns it, so that a timeout, a failure and Ctrl-C
 can each say what resumes the wait (``braze-cdi wait ID --handle ...``).
@@ -29,6 +30,7 @@ from .exit_codes import ExitCode, worst_exit_code
 from .output import (
     Outcome,
     Output,
+    dashboard_links,
     handles_table,
     one_line,
     outcome_json,
@@ -83,12 +85,14 @@ class Syncs:
     outcomes: list[Outcome] = field(default_factory=list)
     waited: dict[str, float] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)
+    dashboard_urls: dict[str, str | None] = field(default_factory=dict)
     board: SyncBoard | None = None
     records: RunRecords | None = None  # with --run-key
 
     async def run(self, client: AsyncBrazeCDIClient, work: Work, *, busy: str) -> None:
         """``work(id, on_event)`` for every id at once on the board, while the ids' names are
         looked up beside them (never holding a sync back, never failing one)."""
+        self.dashboard_urls = {i: client.dashboard_url(i) for i in self.ids}
         self.board = board = SyncBoard(stderr_console(), busy=busy)
         names = asyncio.create_task(self._look_up_names(client, board))
         try:
@@ -208,12 +212,26 @@ class Syncs:
         """Print the outcomes (a table, or JSON), then one line per error (with what resumes a
         wait that ended early); the exit code they earn."""
         pairs = list(zip(self.ids, self.outcomes, strict=True))
+        links = self.dashboard_urls
         if output.as_json:
-            output.data([outcome_json(i, o, output, waited=self.waited.get(i)) for i, o in pairs])
+            output.data(
+                [
+                    outcome_json(
+                        i, o, output, waited=self.waited.get(i), dashboard_url=links.get(i)
+                    )
+                    for i, o in pairs
+                ]
+            )
         elif table == "results":
-            output.show(results_table(self.ids, self.outcomes, self.names, self.waited))
+            output.show(
+                results_table(self.ids, self.outcomes, self.names, self.waited),
+                dashboard_links(links, self.names),
+            )
         else:
-            output.show(handles_table(self.ids, self.outcomes, self.names))
+            output.show(
+                handles_table(self.ids, self.outcomes, self.names),
+                dashboard_links(links, self.names),
+            )
         for integration_id, outcome in pairs:
             if isinstance(outcome, Exception):
                 output.error(outcome, integration_id=integration_id)
