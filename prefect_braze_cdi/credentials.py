@@ -10,6 +10,7 @@ from pydantic import Field, HttpUrl, SecretStr, field_validator, model_validator
 from braze_cdi import (
     AsyncBrazeCDIClient,
     BrazeCDIClient,
+    RateLimits,
     RetryPolicy,
     accept_renamed,
     resolve_rest_endpoint,
@@ -97,6 +98,16 @@ class BrazeCDICredentials(CredentialsBlock):
             "task fails."
         ),
     )
+    rate_limits: RateLimits | None = Field(
+        default_factory=RateLimits,
+        title="Rate Limits",
+        description=(
+            "The client's budgets per kind of CDI endpoint, shared by the clients of one "
+            "process: Braze's documented limits by default (20 triggers, 50 list and 100 "
+            "job-status requests a minute). Raise them if Braze raised your workspace's, lower "
+            "them to leave room for other callers; null sends without client-side budgets."
+        ),
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -139,6 +150,7 @@ class BrazeCDICredentials(CredentialsBlock):
             self.rest_endpoint,
             retry=self.retry,
             request_timeout=self.request_timeout,
+            rate_limits=self.rate_limits,
         )
 
     def get_async_client(self) -> AsyncBrazeCDIClient:
@@ -167,4 +179,5 @@ class BrazeCDICredentials(CredentialsBlock):
             self.rest_endpoint,
             retry=self.retry,
             request_timeout=self.request_timeout,
+            rate_limits=self.rate_limits,
         )

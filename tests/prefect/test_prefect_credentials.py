@@ -14,7 +14,14 @@ from prefect.testing.cli import invoke_and_assert
 from prefect.testing.standard_test_suites import BlockStandardTestSuite
 from pydantic import ValidationError
 
-from braze_cdi import AsyncBrazeCDIClient, BrazeCDIClient, BrazeConfigError, RetryPolicy
+from braze_cdi import (
+    AsyncBrazeCDIClient,
+    BrazeCDIClient,
+    BrazeConfigError,
+    RateLimit,
+    RateLimits,
+    RetryPolicy,
+)
 from braze_cdi.testing import FakeBraze, FakeIntegration
 from prefect_braze_cdi import BrazeCDICredentials
 
@@ -136,6 +143,26 @@ def test_request_timeout_and_retry_reach_the_client() -> None:
 
     with credentials.get_client() as client:
         assert (client.request_timeout, client.retry) == (5.0, retry)
+
+
+@pytest.mark.parametrize(
+    "rate_limits", [RateLimits(trigger=RateLimit(40, 60.0), status=RateLimit(200, 60.0)), None]
+)
+def test_rate_limits_are_saved_and_reach_both_clients(
+    credentials: BrazeCDICredentials, rate_limits: RateLimits | None
+) -> None:
+    # A workspace whose limits Braze raised, or budgets turned off.
+    credentials.rate_limits = rate_limits
+    credentials.save("braze-test-limits", overwrite=True)
+
+    loaded = BrazeCDICredentials.load("braze-test-limits")
+
+    assert loaded.rate_limits == rate_limits
+    assert loaded.get_client().rate_limits == rate_limits
+    assert loaded.get_async_client().rate_limits == rate_limits
+    assert BrazeCDICredentials(
+        api_key="my-rest-api-key-1234", rest_endpoint="US-01"
+    ).rate_limits == (RateLimits())
 
 
 def test_non_positive_request_timeout_is_refused() -> None:

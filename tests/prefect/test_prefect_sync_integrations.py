@@ -20,11 +20,11 @@ from prefect.states import State
 from prefect.testing.cli import invoke_and_assert
 
 from braze_cdi import (
-    AsyncBrazeCDIClient,
     BrazeCDIError,
     BrazeConfigError,
     RateLimit,
     RateLimits,
+    RetryPolicy,
     SyncResult,
 )
 from braze_cdi.testing import FakeBraze
@@ -46,16 +46,15 @@ def fake() -> FakeBraze:
     return FakeBraze(rate_limits=LIMITS)
 
 
-@pytest.fixture(autouse=True)
-def _budgets_of_the_fake(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The block's async client gets the fake's budgets (the block has no setting for them)."""
-
-    def get_async_client(self: BrazeCDICredentials) -> AsyncBrazeCDIClient:
-        return AsyncBrazeCDIClient(
-            self.api_key, self.rest_endpoint, retry=self.retry, rate_limits=LIMITS
-        )
-
-    monkeypatch.setattr(BrazeCDICredentials, "get_async_client", get_async_client)
+@pytest.fixture
+def credentials(fake: FakeBraze, url: str) -> BrazeCDICredentials:
+    """The block, with the fake's budgets."""
+    return BrazeCDICredentials(
+        api_key=fake.api_key,
+        rest_endpoint=url,
+        retry=RetryPolicy(initial_delay=0.01, max_delay=0.05),
+        rate_limits=LIMITS,
+    )
 
 
 def table_of(artifact: Artifact) -> list[dict[str, Any]]:
