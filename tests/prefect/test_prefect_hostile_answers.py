@@ -401,7 +401,9 @@ def test_a_key_echoed_as_the_job_status_is_stored_nowhere(
 ) -> None:
     echoing = script(fake, key)
 
-    state = run_flow("sync", credentials, echoing.integration_id, max_wait_seconds=0.5)
+    # The job never ends, so the wait runs out; it must have seen the job first, which 0.5 s
+    # did not always leave time for on a loaded machine.
+    state = run_flow("sync", credentials, echoing.integration_id, max_wait_seconds=4.0)
 
     assert state.is_failed()
     error = state.result(raise_on_failure=False)
