@@ -16,7 +16,7 @@ from braze_cdi import (
     check_integration_id,
 )
 
-from ._metadata import failure_for
+from ._metadata import dagster_metadata, failure_for
 from ._types import AssetDepLike, AssetKeyLike
 from .checks import (
     FAILED_ROWS,
@@ -60,10 +60,11 @@ def build_braze_cdi_sync_asset(
     ``braze_cdi`` model fields: ``integration_id``, ``job_status``, ``rows_synced``,
     ``rows_failed_with_errors``, ``sync_start_time``, ``sync_finish_time``,
     ``last_timestamp_synced``, ``duration_seconds``, ``triggered`` (False when a running job was
-    adopted), ``waited_seconds`` and ``status_calls``. In the same step, without another API
-    call, two checks are evaluated: ``braze_cdi_sync_succeeded`` (the job ended ``success``, or
-    ``partial`` unless partial fails) and ``braze_cdi_failed_rows`` (at most ``max_failed_rows``
-    rows failed).
+    adopted), ``waited_seconds`` and ``status_calls``, in Dagster's types (times as timestamps),
+    and ``dashboard_url`` where the resource's instance has a known dashboard. In the same step,
+    without another API call, two checks are evaluated: ``braze_cdi_sync_succeeded`` (the job
+    ended ``success``, or ``partial`` unless partial fails) and ``braze_cdi_failed_rows`` (at
+    most ``max_failed_rows`` rows failed).
 
     A job that ends ``error`` or ``config_error`` (or ``partial`` with ``fail_on_partial``), and a
     wait that runs out, fail the step with a ``dg.Failure`` that carries Braze's status and the
@@ -269,7 +270,12 @@ def sync_assets_from_specs(
             key = keys[integration_id]
             if isinstance(outcome, SyncFailed):
                 for result in sync_check_results(
-                    key, integration_id, outcome.job, fails_on_partial, max_failed_rows
+                    key,
+                    integration_id,
+                    outcome.job,
+                    fails_on_partial,
+                    max_failed_rows,
+                    rest_endpoint=resource.rest_endpoint,
                 ):
                     if dg.AssetCheckKey(key, result.check_name or "") in checks_selected:
                         yield result
@@ -282,11 +288,16 @@ def sync_assets_from_specs(
                 continue
             yield dg.MaterializeResult(
                 asset_key=key,
-                metadata=outcome.record(),
+                metadata=dagster_metadata(outcome.record(), rest_endpoint=resource.rest_endpoint),
                 check_results=[
                     result
                     for result in sync_check_results(
-                        key, integration_id, outcome.job, fails_on_partial, max_failed_rows
+                        key,
+                        integration_id,
+                        outcome.job,
+                        fails_on_partial,
+                        max_failed_rows,
+                        rest_endpoint=resource.rest_endpoint,
                     )
                     if dg.AssetCheckKey(key, result.check_name or "") in checks_selected
                 ],
@@ -294,17 +305,20 @@ def sync_assets_from_specs(
         if unexpected:
             raise unexpected[0]
         if failures:
-            raise _failure(failures, keys, hints_for)
+            raise _failure(failures, keys, hints_for, resource.rest_endpoint)
 
     return braze_cdi_workspace
 
 
 def _failure(
-    failures: dict[str, BrazeCDIError], keys: dict[str, dg.AssetKey], hints_for: Surface
+    failures: dict[str, BrazeCDIError],
+    keys: dict[str, dg.AssetKey],
+    hints_for: Surface,
+    rest_endpoint: str,
 ) -> dg.Failure:
     if len(failures) == 1:
         [error] = failures.values()
-        return failure_for(error, hints_for)
+        return failure_for(error, hints_for, rest_endpoint=rest_endpoint)
     lines = [
         f"- {keys[integration_id].to_user_string()}: {error.describe(hints_for)}"
         for integration_id, error in failures.items()
@@ -371,9 +385,20 @@ def sync_check_results(
     job: SyncJob,
     fail_on_partial: bool,
     max_failed_rows: int,
+    *,
+    rest_endpoint: str | None = None,
 ) -> list[dg.AssetCheckResult]:
     """The results of ``sync_check_specs`` for the job the sync ended with."""
     return [
-        status_result(key, SYNC_SUCCEEDED, integration_id, job, fail_on_partial=fail_on_partial),
-        failed_rows_result(key, FAILED_ROWS, integration_id, job, max_failed_rows),
+        status_result(
+            key,
+            SYNC_SUCCEEDED,
+            integration_id,
+            job,
+            fail_on_partial=fail_on_partial,
+            rest_endpoint=rest_endpoint,
+        ),
+        failed_rows_result(
+            key, FAILED_ROWS, integration_id, job, max_failed_rows, rest_endpoint=rest_endpoint
+        ),
     ]

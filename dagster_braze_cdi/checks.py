@@ -14,7 +14,7 @@ from braze_cdi import BrazeCDIError, BrazeConfigError, JobStatus, SyncJob, check
 from braze_cdi.events import log_to
 
 from ._job_history import latest_finished, latest_succeeded
-from ._metadata import failure_for, job_record
+from ._metadata import dagster_metadata, failure_for, job_record
 from ._types import AssetKeyLike
 from .resource import BrazeCDIResource
 
@@ -146,11 +146,18 @@ def build_braze_cdi_job_checks(
                 if latest_finished(jobs) is None:
                     jobs = list(client.list_sync_jobs(integration_id, on_event=log))
         except BrazeCDIError as error:
-            raise failure_for(error) from error
+            raise failure_for(error, rest_endpoint=resource.rest_endpoint) from error
         finished = latest_finished(jobs)
-        yield status_result(key, JOB_STATUS, integration_id, finished, fail_on_partial=False)
-        yield freshness_result(key, integration_id, latest_succeeded(jobs), max_age, now)
-        yield failed_rows_result(key, JOB_FAILED_ROWS, integration_id, finished, max_failed_rows)
+        endpoint = resource.rest_endpoint
+        yield status_result(
+            key, JOB_STATUS, integration_id, finished, fail_on_partial=False, rest_endpoint=endpoint
+        )
+        yield freshness_result(
+            key, integration_id, latest_succeeded(jobs), max_age, now, rest_endpoint=endpoint
+        )
+        yield failed_rows_result(
+            key, JOB_FAILED_ROWS, integration_id, finished, max_failed_rows, rest_endpoint=endpoint
+        )
 
     return braze_cdi_job_checks
 
@@ -162,17 +169,20 @@ def status_result(
     job: SyncJob | None,
     *,
     fail_on_partial: bool,
+    rest_endpoint: str | None = None,
 ) -> dg.AssetCheckResult:
     """Passed when the job ended ``success``, or ``partial`` unless ``fail_on_partial``."""
     if job is None:
-        return _no_job(asset_key, check_name, integration_id, passed=False)
+        return _no_job(
+            asset_key, check_name, integration_id, passed=False, rest_endpoint=rest_endpoint
+        )
     failed = not job.succeeded or (fail_on_partial and job.job_status == JobStatus.PARTIAL)
     return dg.AssetCheckResult(
         asset_key=asset_key,
         check_name=check_name,
         passed=not failed,
         description=f"The job started {_when(job.sync_start_time)} ended {job.job_status}.",
-        metadata=job_record(integration_id, job),
+        metadata=dagster_metadata(job_record(integration_id, job), rest_endpoint=rest_endpoint),
     )
 
 
@@ -182,10 +192,14 @@ def failed_rows_result(
     integration_id: str,
     job: SyncJob | None,
     max_failed_rows: int,
+    *,
+    rest_endpoint: str | None = None,
 ) -> dg.AssetCheckResult:
     """Passed when the job failed at most ``max_failed_rows`` rows."""
     if job is None:
-        return _no_job(asset_key, check_name, integration_id, passed=True)
+        return _no_job(
+            asset_key, check_name, integration_id, passed=True, rest_endpoint=rest_endpoint
+        )
     failed = job.rows_failed_with_errors or 0
     return dg.AssetCheckResult(
         asset_key=asset_key,
@@ -193,7 +207,10 @@ def failed_rows_result(
         passed=failed <= max_failed_rows,
         description=f"The job started {_when(job.sync_start_time)} failed {failed:,} rows "
         f"(at most {max_failed_rows:,} allowed).",
-        metadata={**job_record(integration_id, job), "max_failed_rows": max_failed_rows},
+        metadata=dagster_metadata(
+            {**job_record(integration_id, job), "max_failed_rows": max_failed_rows},
+            rest_endpoint=rest_endpoint,
+        ),
     )
 
 
@@ -203,11 +220,20 @@ def freshness_result(
     job: SyncJob | None,
     max_age: timedelta,
     now: datetime,
+    *,
+    rest_endpoint: str | None = None,
 ) -> dg.AssetCheckResult:
     """Passed when ``job`` (the latest successful one) finished within ``max_age`` of ``now``."""
     bound = {"max_age_seconds": max_age.total_seconds()}
     if job is None:
-        return _no_job(asset_key, JOB_FRESHNESS, integration_id, passed=False, extra=bound)
+        return _no_job(
+            asset_key,
+            JOB_FRESHNESS,
+            integration_id,
+            passed=False,
+            extra=bound,
+            rest_endpoint=rest_endpoint,
+        )
     # A successful job has finished, but Braze does not promise a finish time: fall back to the
     # start, which only makes the job look older.
     ended = job.sync_finish_time or job.sync_start_time
@@ -218,11 +244,14 @@ def freshness_result(
         passed=age is not None and age <= max_age,
         description=f"The latest successful job ended {_when(ended)}, "
         f"{_age(age)} ago (at most {max_age} allowed).",
-        metadata={
-            **job_record(integration_id, job),
-            "age_seconds": None if age is None else round(age.total_seconds(), 3),
-            **bound,
-        },
+        metadata=dagster_metadata(
+            {
+                **job_record(integration_id, job),
+                "age_seconds": None if age is None else round(age.total_seconds(), 3),
+                **bound,
+            },
+            rest_endpoint=rest_endpoint,
+        ),
     )
 
 
@@ -239,13 +268,16 @@ def _no_job(
     *,
     passed: bool,
     extra: dict[str, float] | None = None,
+    rest_endpoint: str | None = None,
 ) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         asset_key=asset_key,
         check_name=check_name,
         passed=passed,
         description=f"Braze lists no finished job of integration {integration_id}.",
-        metadata={"integration_id": integration_id, **(extra or {})},
+        metadata=dagster_metadata(
+            {"integration_id": integration_id, **(extra or {})}, rest_endpoint=rest_endpoint
+        ),
     )
 
 

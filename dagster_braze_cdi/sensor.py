@@ -8,7 +8,7 @@ from braze_cdi import check_integration_id
 from braze_cdi.events import log_to
 
 from ._job_history import finished_after
-from ._metadata import job_record
+from ._metadata import dagster_metadata, job_record
 from ._types import AssetKeyLike
 from .resource import BrazeCDIResource
 
@@ -96,7 +96,10 @@ def build_braze_cdi_sync_sensor(
             dg.AssetMaterialization(
                 asset_key=key,
                 description=f"Braze ran a sync of integration {integration_id}.",
-                metadata={**job_record(integration_id, job), "triggered": False},
+                metadata=dagster_metadata(
+                    {**job_record(integration_id, job), "triggered": False},
+                    rest_endpoint=resource.rest_endpoint,
+                ),
             )
             for job in new
         ]
@@ -124,6 +127,9 @@ def _materialized_start(instance: dg.DagsterInstance, key: dg.AssetKey) -> datet
     if materialization is None:
         return None
     value = materialization.metadata.get("sync_start_time")
+    if isinstance(value, dg.TimestampMetadataValue):
+        return datetime.fromtimestamp(value.value, tz=timezone.utc)
+    # Materializations written by earlier versions hold the time as ISO 8601 text.
     return _parse(value.value if value is not None else None)
 
 

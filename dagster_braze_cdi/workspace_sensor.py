@@ -22,7 +22,7 @@ from braze_cdi import (
 )
 from braze_cdi.events import log_to
 
-from ._metadata import failure_for, job_record
+from ._metadata import dagster_metadata, failure_for, job_record
 from .resource import BrazeCDIResource
 from .sensor import _materialized_start, _run_in_progress
 from .workspace import integration_id_of
@@ -161,7 +161,7 @@ def build_braze_cdi_workspace_sensor(
             context.log.warning(f"Could not read the jobs of integration {integration_id}: {error}")
         context.log.info(report.summary)
         jobs = [
-            _materialization(keys[integration_id], integration_id, job)
+            _materialization(keys[integration_id], integration_id, job, resource.rest_endpoint)
             for integration_id, new in report.jobs.items()
             for job in new
         ]
@@ -170,7 +170,7 @@ def build_braze_cdi_workspace_sensor(
             key = keys[verdict.integration_id]
             if not verdict.passed:
                 context.log.warning(f"{key.to_user_string()}: {verdict.description}")
-            checks.append(_check_evaluation(key, verdict))
+            checks.append(_check_evaluation(key, verdict, resource.rest_endpoint))
         return dg.SensorResult(
             asset_events=[*jobs, *checks],
             cursor=report.watch.dumps(),
@@ -256,7 +256,7 @@ def build_braze_cdi_schedule_checks(
                     for integration in client.list_integrations(on_event=log_to(context.log))
                 }
         except BrazeCDIError as error:
-            raise failure_for(error) from error
+            raise failure_for(error, rest_endpoint=resource.rest_endpoint) from error
         now = datetime.now(timezone.utc)
         for integration_id, key in keys.items():
             if dg.AssetCheckKey(key, SCHEDULE_RAN) not in context.selected_asset_check_keys:
@@ -268,7 +268,7 @@ def build_braze_cdi_schedule_checks(
                 asset_key=key,
                 check_name=SCHEDULE_RAN,
                 passed=verdict.passed,
-                metadata=verdict.record(),
+                metadata=dagster_metadata(verdict.record(), rest_endpoint=resource.rest_endpoint),
                 description=verdict.description,
             )
 
@@ -279,21 +279,25 @@ def build_braze_cdi_schedule_checks(
 
 
 def _materialization(
-    key: dg.AssetKey, integration_id: str, job: SyncJob
+    key: dg.AssetKey, integration_id: str, job: SyncJob, rest_endpoint: str
 ) -> dg.AssetMaterialization:
     return dg.AssetMaterialization(
         asset_key=key,
         description=f"Braze ran a sync of integration {integration_id}.",
-        metadata={**job_record(integration_id, job), "triggered": False},
+        metadata=dagster_metadata(
+            {**job_record(integration_id, job), "triggered": False}, rest_endpoint=rest_endpoint
+        ),
     )
 
 
-def _check_evaluation(key: dg.AssetKey, verdict: ScheduleVerdict) -> dg.AssetCheckEvaluation:
+def _check_evaluation(
+    key: dg.AssetKey, verdict: ScheduleVerdict, rest_endpoint: str
+) -> dg.AssetCheckEvaluation:
     return dg.AssetCheckEvaluation(
         asset_key=key,
         check_name=SCHEDULE_RAN,
         passed=verdict.passed,
-        metadata=verdict.record(),
+        metadata=dagster_metadata(verdict.record(), rest_endpoint=rest_endpoint),
         description=verdict.description,
     )
 

@@ -1,24 +1,37 @@
-"""The table artifacts that record how a sync ended, and how each of many syncs ended."""
+"""The artifacts that record how a sync ended (a table, and a link to the integration's page in
+the Braze dashboard), and how each of many syncs ended (one table)."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from prefect.types.names import raise_on_name_alphanumeric_dashes_only
 
-from braze_cdi import BrazeCDIError, BrazeConfigError, SyncFailed, SyncResult, SyncTimeout
+from braze_cdi import (
+    BrazeCDIError,
+    BrazeConfigError,
+    SyncFailed,
+    SyncResult,
+    SyncTimeout,
+    dashboard_url,
+)
 
 __all__ = [
-    "artifact_description",
+    "SyncArtifacts",
     "artifact_key_for",
-    "artifact_table",
     "check_artifact_key",
     "outcome_row",
+    "readable",
     "selection_artifact_key",
     "selection_description",
+    "sync_artifacts",
 ]
+
+Row = dict[str, str | int | float | bool | None]
 
 
 def check_artifact_key(key: str | None) -> None:
@@ -41,21 +54,48 @@ def artifact_key_for(integration_id: str, key: str | None) -> str:
     return "braze-cdi-sync-" + re.sub(r"[^a-z0-9-]+", "-", integration_id.lower()).strip("-")
 
 
-def artifact_table(result: SyncResult) -> list[dict[str, str | int | float | bool | None]]:
-    """One row: the result's record, named as the model fields."""
-    return [result.record()]
+@dataclass(frozen=True)
+class SyncArtifacts:
+    """What records how one sync ended: a table of one row, and the link to the integration's
+    dashboard page where that page is known."""
+
+    key: str
+    table: list[Row]
+    description: str
+    dashboard: str | None
+
+    @property
+    def link_key(self) -> str:
+        """The link artifact's key: the table's, with ``-dashboard``."""
+        return f"{self.key}-dashboard"
 
 
-def artifact_description(result: SyncResult) -> str:
-    """The line shown above the table."""
-    return f"Braze CDI sync of integration `{result.integration_id}`: **{result.job_status}**"
+def sync_artifacts(
+    rest_endpoint: str, integration_id: str, outcome: SyncResult | Exception, key: str | None
+) -> SyncArtifacts:
+    """The artifacts of one sync that ended in ``outcome``: a result, or the ``SyncFailed`` or
+    ``SyncTimeout`` that ended the wait (with the job as Braze reported it)."""
+    row = outcome_row(rest_endpoint, integration_id, outcome)
+    del row["integration_name"]  # Braze's job status does not name the integration
+    status = row["job_status"]
+    if not isinstance(outcome, SyncResult):
+        status = type(outcome).__name__ + ("" if status is None else f" (job {status})")
+    description = f"Braze CDI sync of integration `{integration_id}`: **{status}**"
+    dashboard = row["dashboard"]
+    if dashboard is not None:
+        description += f" ([open in Braze]({dashboard}))"
+    return SyncArtifacts(
+        key=artifact_key_for(integration_id, key),
+        table=[row],
+        description=description,
+        dashboard=None if dashboard is None else str(dashboard),
+    )
 
 
-# --- many syncs in one table ------------------------------------------------------------------
+# --- the columns --------------------------------------------------------------------------------
 
-Row = dict[str, str | int | float | bool | None]
-
-# The columns of a sync that ended in an error: those of ``SyncResult.record``, and the error.
+# The columns of a sync that ended in an error: those of ``SyncResult.record``, the integration's
+# dashboard page, and the error.
 _COLUMNS = (
     "integration_id",
     "integration_name",
@@ -69,8 +109,33 @@ _COLUMNS = (
     "triggered",
     "waited_seconds",
     "status_calls",
+    "dashboard",
     "error",
 )
+_TIMES = ("sync_start_time", "sync_finish_time", "last_timestamp_synced")
+_DURATIONS = ("duration_seconds", "waited_seconds")
+
+
+def readable(row: Row) -> Row:
+    """The row as a person reads it in a table: times in UTC to the second
+    (``2026-11-29 20:07:32 UTC``), durations in seconds to a tenth below ten seconds and whole
+    above.
+
+    Examples:
+        >>> row = readable({"sync_start_time": "2026-11-29T21:07:32.123456+01:00",
+        ...                 "duration_seconds": 83.52, "waited_seconds": 0.2345})
+        >>> row["sync_start_time"], row["duration_seconds"], row["waited_seconds"]
+        ('2026-11-29 20:07:32 UTC', 84, 0.2)
+    """
+    shown = dict(row)
+    for column in _TIMES:
+        if isinstance(value := row.get(column), str):
+            instant = datetime.fromisoformat(value).astimezone(timezone.utc)
+            shown[column] = instant.strftime("%Y-%m-%d %H:%M:%S UTC")
+    for column in _DURATIONS:
+        if isinstance(seconds := row.get(column), int | float) and not isinstance(seconds, bool):
+            shown[column] = round(seconds) if seconds >= 10 else round(seconds, 1)
+    return shown
 
 
 def selection_artifact_key(
@@ -92,21 +157,28 @@ def selection_artifact_key(
 
 
 def outcome_row(
-    integration_id: str, outcome: SyncResult | Exception, integration_name: str | None = None
+    rest_endpoint: str,
+    integration_id: str,
+    outcome: SyncResult | Exception,
+    integration_name: str | None = None,
 ) -> Row:
-    """One row of the table of many syncs: the result's record, or what the error knows of the
-    job, and the error."""
+    """One sync's row, ``readable``: the result's record, or what the error knows of the job
+    and the error; and the integration's dashboard page where it is known."""
     row: Row = dict.fromkeys(_COLUMNS)
-    row |= {"integration_id": integration_id, "integration_name": integration_name}
+    row |= {
+        "integration_id": integration_id,
+        "integration_name": integration_name,
+        "dashboard": dashboard_url(rest_endpoint, integration_id),
+    }
     if isinstance(outcome, SyncResult):
-        return row | outcome.record()
+        return readable(row | outcome.record())
     job = outcome.job if isinstance(outcome, SyncFailed | SyncTimeout) else None
     if job is not None:
         row |= job.record()
     if isinstance(outcome, BrazeCDIError):
         row["triggered"] = None if outcome.handle is None else outcome.handle.triggered
     row["error"] = f"{type(outcome).__name__}: {outcome}"
-    return row
+    return readable(row)
 
 
 def selection_description(rows: Sequence[Row]) -> str:

@@ -203,7 +203,9 @@ async def _sync_many(credentials: BrazeCDICredentials, plan: SyncPlan) -> dict[s
                 outcomes[integration_id] = outcome
                 _report(integration_id, outcome, lineages[integration_id])
     hand_on(lineage for i, lineage in lineages.items() if isinstance(outcomes[i], SyncResult))
-    rows = [outcome_row(i, outcomes[i], name) for i, name in names.items()]
+    rows = [
+        outcome_row(credentials.rest_endpoint, i, outcomes[i], name) for i, name in names.items()
+    ]
     if plan.create_artifact:
         await acreate_table_artifact(
             table=rows, key=plan.artifact, description=selection_description(rows)

@@ -20,15 +20,27 @@ unknown is retried too. A new flow run starts a new sync.
 from __future__ import annotations
 
 from prefect import task
-from prefect.artifacts import acreate_table_artifact, create_table_artifact
+from prefect.artifacts import (
+    acreate_link_artifact,
+    acreate_table_artifact,
+    create_link_artifact,
+    create_table_artifact,
+)
 from prefect.cache_policies import NO_CACHE
 from prefect.concurrency.asyncio import rate_limit as arate_limit
 from prefect.concurrency.sync import rate_limit
 from prefect.tasks import exponential_backoff
 
-from braze_cdi import IfRunning, SyncHandle, SyncResult, check_integration_id
+from braze_cdi import (
+    IfRunning,
+    SyncFailed,
+    SyncHandle,
+    SyncResult,
+    SyncTimeout,
+    check_integration_id,
+)
 
-from ._artifacts import artifact_description, artifact_key_for, artifact_table, check_artifact_key
+from ._artifacts import SyncArtifacts, check_artifact_key, sync_artifacts
 from ._events import emit_succeeded
 from ._lineage import hand_on, sync_lineage
 from ._reporting import reporting
@@ -44,6 +56,8 @@ __all__ = ["atrigger_sync", "await_for_sync", "trigger_sync", "wait_for_sync"]
 _RETRIES = 3
 _RETRY_DELAYS = exponential_backoff(backoff_factor=10)
 _RETRY_JITTER = 0.5
+
+_LINK_TEXT = "The integration in the Braze dashboard"
 
 # One decorator per task, applied to the sync form and to its async twin.
 _trigger_task = task(
@@ -245,23 +259,24 @@ def wait_for_sync(
     lineage = sync_lineage(
         braze_cdi_credentials.rest_endpoint, handle.integration_id, upstream_asset
     )
-    with (
-        reporting(handle.integration_id, lineage) as on_event,
-        braze_cdi_credentials.get_client() as client,
-    ):
-        result = client.wait_for_sync(
-            handle,
-            poll_interval=poll_interval_seconds,
-            max_wait=max_wait_seconds,
-            fail_on_partial=fail_on_partial,
-            on_event=on_event,
-        )
+    try:
+        with (
+            reporting(handle.integration_id, lineage) as on_event,
+            braze_cdi_credentials.get_client() as client,
+        ):
+            result = client.wait_for_sync(
+                handle,
+                poll_interval=poll_interval_seconds,
+                max_wait=max_wait_seconds,
+                fail_on_partial=fail_on_partial,
+                on_event=on_event,
+            )
+    except (SyncFailed, SyncTimeout) as error:
+        if create_artifact:
+            _create_artifacts(_artifacts(braze_cdi_credentials, handle, error, artifact_key))
+        raise
     if create_artifact:
-        create_table_artifact(
-            table=artifact_table(result),
-            key=artifact_key_for(result.integration_id, artifact_key),
-            description=artifact_description(result),
-        )
+        _create_artifacts(_artifacts(braze_cdi_credentials, handle, result, artifact_key))
     emit_succeeded(result)
     lineage.succeeded(result)
     hand_on([lineage])
@@ -304,22 +319,63 @@ async def await_for_sync(
     lineage = sync_lineage(
         braze_cdi_credentials.rest_endpoint, handle.integration_id, upstream_asset
     )
-    with reporting(handle.integration_id, lineage) as on_event:
-        async with braze_cdi_credentials.get_async_client() as client:
-            result = await client.wait_for_sync(
-                handle,
-                poll_interval=poll_interval_seconds,
-                max_wait=max_wait_seconds,
-                fail_on_partial=fail_on_partial,
-                on_event=on_event,
-            )
+    try:
+        with reporting(handle.integration_id, lineage) as on_event:
+            async with braze_cdi_credentials.get_async_client() as client:
+                result = await client.wait_for_sync(
+                    handle,
+                    poll_interval=poll_interval_seconds,
+                    max_wait=max_wait_seconds,
+                    fail_on_partial=fail_on_partial,
+                    on_event=on_event,
+                )
+    except (SyncFailed, SyncTimeout) as error:
+        if create_artifact:
+            await _acreate_artifacts(_artifacts(braze_cdi_credentials, handle, error, artifact_key))
+        raise
     if create_artifact:
-        await acreate_table_artifact(
-            table=artifact_table(result),
-            key=artifact_key_for(result.integration_id, artifact_key),
-            description=artifact_description(result),
-        )
+        await _acreate_artifacts(_artifacts(braze_cdi_credentials, handle, result, artifact_key))
     emit_succeeded(result)
     lineage.succeeded(result)
     hand_on([lineage])
     return result
+
+
+# --- the artifacts of a wait --------------------------------------------------------------------
+
+
+def _artifacts(
+    credentials: BrazeCDICredentials,
+    handle: SyncHandle,
+    outcome: SyncResult | SyncFailed | SyncTimeout,
+    key: str | None,
+) -> SyncArtifacts:
+    return sync_artifacts(credentials.rest_endpoint, handle.integration_id, outcome, key)
+
+
+def _create_artifacts(artifacts: SyncArtifacts) -> None:
+    """The table, and the link to the dashboard page where it is known."""
+    create_table_artifact(
+        table=artifacts.table, key=artifacts.key, description=artifacts.description
+    )
+    if artifacts.dashboard is not None:
+        create_link_artifact(
+            link=artifacts.dashboard,
+            link_text=_LINK_TEXT,
+            key=artifacts.link_key,
+            description=artifacts.description,
+        )
+
+
+async def _acreate_artifacts(artifacts: SyncArtifacts) -> None:
+    """The async twin of ``_create_artifacts``."""
+    await acreate_table_artifact(
+        table=artifacts.table, key=artifacts.key, description=artifacts.description
+    )
+    if artifacts.dashboard is not None:
+        await acreate_link_artifact(
+            link=artifacts.dashboard,
+            link_text=_LINK_TEXT,
+            key=artifacts.link_key,
+            description=artifacts.description,
+        )

@@ -145,9 +145,13 @@ def materialized_job_start(instance: dg.DagsterInstance, run_id: str) -> str:
     """The ``sync_start_time`` the run's materialization of the asset reports."""
     [entry] = instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
     assert entry.asset_materialization is not None
-    value = entry.asset_materialization.metadata["sync_start_time"].value
-    assert isinstance(value, str)
-    return value
+    return iso(entry.asset_materialization.metadata["sync_start_time"])
+
+
+def iso(value: dg.MetadataValue[Any]) -> str:
+    """A timestamp metadata value as the ISO 8601 text Braze writes."""
+    assert isinstance(value, dg.TimestampMetadataValue)
+    return datetime.fromtimestamp(value.value, tz=timezone.utc).isoformat()
 
 
 def started_at(integration: FakeIntegration, index: int = -1) -> str:
@@ -318,6 +322,7 @@ def test_retry_requested_after_the_sync_adopts_its_job(
     assert integration.triggered_jobs == 1
     [event] = result.get_asset_materialization_events()
     metadata = event.materialization.metadata
+    # Your own asset writes the core's row as it is: the time is ISO 8601 text.
     assert same_time(str(metadata["sync_start_time"].value), started_at(integration))
     assert metadata["triggered"].value is True
 

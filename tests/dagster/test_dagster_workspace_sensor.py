@@ -4,7 +4,7 @@ schedule checks, ticking against a FakeBraze on loopback."""
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import dagster as dg
 import pytest
@@ -114,7 +114,10 @@ def key_of(specs: list[dg.AssetSpec], integration_id: str) -> str:
 
 
 def started(job: dict[str, object]) -> float:
-    return datetime.fromisoformat(str(job["sync_start_time"])).timestamp()
+    """A job's ``sync_start_time``: a timestamp, in seconds since the epoch."""
+    value = job["sync_start_time"]
+    assert isinstance(value, float)
+    return value
 
 
 def late_by(fake: FakeBraze, hours: float) -> float:
