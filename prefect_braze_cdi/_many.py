@@ -36,6 +36,7 @@ from braze_cdi import (
     SyncHandle,
     SyncResult,
     check_integration_id,
+    is_active,
 )
 from braze_cdi.events import SyncEvent
 
@@ -239,17 +240,18 @@ async def _matching(
     client: AsyncBrazeCDIClient, pattern: str, on_event: Callable[[SyncEvent], None]
 ) -> dict[str, str | None]:
     """The integrations whose name matches the glob ``pattern`` (case-sensitive), by id, with
-    their names; one listing. Paused ones are left out, each with a log line."""
+    their names; one listing. Those not active (paused) are left out, each with a log line,
+    by the core's rule (``braze_cdi.is_active``), as the Dagster selector and the watcher do."""
     logger = get_run_logger()
     names: dict[str, str | None] = {}
     async for integration in client.list_integrations(on_event=on_event):
         name = integration.integration_name
         if name is None or not fnmatch.fnmatchcase(name, pattern):
             continue
-        if (integration.integration_status or "").lower() == "paused":
+        if not is_active(integration):
             logger.info(
-                f"Leaving out integration {name!r} ({integration.integration_id}): it is paused "
-                "in Braze."
+                f"Leaving out integration {name!r} ({integration.integration_id}): its status "
+                f"in Braze is {integration.integration_status!r}, not active."
             )
             continue
         names[integration.integration_id] = name
