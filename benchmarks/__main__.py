@@ -9,6 +9,7 @@ from . import (
     hostile_answers,
     import_cost,
     listing,
+    multiprocess_assets,
     request_overhead,
     soak,
     status_calls,
@@ -26,6 +27,7 @@ def main() -> int:
         listing,
         hostile_answers,
         soak,
+        multiprocess_assets,
     ):
         print(f"running {module.__name__} ...", file=sys.stderr, flush=True)
         figures += module.run()

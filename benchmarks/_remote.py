@@ -18,7 +18,7 @@ class Remote:
     url: str
     api_key: str
     integration_ids: list[str]
-    counts: dict[str, int]
+    counts: dict[str, Any]
 
 
 def _serve(
@@ -31,15 +31,21 @@ def _serve(
     fake = FakeBraze(**fake_options)
     for fault in faults:
         fake.inject(**fault)
-    ids = [fake.add_integration(history=1, **settings).integration_id for _ in range(integrations)]
+    settings = {"history": 1, **settings}
+    ids = [fake.add_integration(**settings).integration_id for _ in range(integrations)]
     with fake.serve() as url:
         pipe.send((url, fake.api_key, ids))
         pipe.recv()  # until told to stop
         pipe.send(
             {
                 "429": fake.count(status=429),
+                "status": fake.count("status"),
                 "triggered": sum(i.triggered_jobs for i in fake.integrations.values()),
                 "requests": len(fake.requests),
+                "started": {
+                    i: [job.start for job in fake.integrations[i].jobs if job.triggered]
+                    for i in ids
+                },
             }
         )
 
@@ -84,6 +90,12 @@ def remote_fake(
     faults: list[dict[str, Any]] | None = None,
     **settings: Any,
 ) -> Iterator[Remote]:
+    """A FakeBraze with ``integrations`` integrations, served from another process.
+
+    ``settings`` go to each ``add_integration`` (``history=1`` unless given). ``counts`` fills
+    in once the block ends: the 429s served, status calls received, jobs triggered, requests,
+    and the start of each integration's triggered jobs (``"started"``).
+    """
     args = (fake_options or {}, faults or [], integrations, settings)
     with in_another_process(_serve, *args) as exchange:
         url, api_key, ids = exchange.started

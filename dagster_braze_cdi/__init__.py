@@ -21,7 +21,7 @@ from .assets import (
 )
 from .checks import build_braze_cdi_job_checks
 from .component import BrazeCDISyncComponent
-from .resource import BrazeCDIResource
+from .resource import BrazeCDIRateLimits, BrazeCDIResource
 from .selector import BrazeCDISelector
 from .sensor import build_braze_cdi_sync_sensor
 from .translator import BrazeCDIIntegrationProps, DagsterBrazeCDITranslator
@@ -31,6 +31,7 @@ from .workspace_sensor import build_braze_cdi_schedule_checks, build_braze_cdi_w
 
 __all__ = [
     "BrazeCDIIntegrationProps",
+    "BrazeCDIRateLimits",
     "BrazeCDIResource",
     "BrazeCDISelector",
     "BrazeCDISyncComponent",

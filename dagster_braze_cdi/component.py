@@ -13,7 +13,7 @@ from braze_cdi import accept_renamed
 
 from .assets import sync_asset_from_spec
 from .checks import build_braze_cdi_job_checks
-from .resource import BrazeCDIResource
+from .resource import BrazeCDIRateLimits, BrazeCDIResource
 from .sensor import build_braze_cdi_sync_sensor
 
 __all__ = [
@@ -100,6 +100,12 @@ class SyncSettings(dg.Model):
     pool: str | None = Field(
         default="braze_cdi", description="The concurrency pool of the sync step."
     )
+    rate_limits: BrazeCDIRateLimits | None = Field(
+        default_factory=BrazeCDIRateLimits,
+        description="The request budgets per kind of CDI endpoint (trigger_calls, "
+        "trigger_period, list_calls, ..., across_processes): Braze's documented limits by "
+        "default; null sends without client-side budgets.",
+    )
 
     def build_resource(self, **overrides: Any) -> BrazeCDIResource:
         """A resource with these settings (``overrides`` replace some)."""
@@ -110,6 +116,7 @@ class SyncSettings(dg.Model):
             "max_wait": self.max_wait,
             "if_running": self.if_running,
             "fail_on_partial": self.fail_on_partial,
+            "rate_limits": self.rate_limits,
             **overrides,
         }
         return BrazeCDIResource(**settings)

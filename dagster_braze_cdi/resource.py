@@ -11,6 +11,9 @@ from pydantic import Field, PrivateAttr, model_validator
 from braze_cdi import (
     AsyncBrazeCDIClient,
     BrazeCDIClient,
+    BrazeConfigError,
+    RateLimit,
+    RateLimits,
     RetryPolicy,
     SyncFailed,
     SyncResult,
@@ -21,13 +24,104 @@ from braze_cdi.events import RunLog, log_to
 from ._run_records import RunRecords, StepContext, run_records
 from ._types import AssetKeyLike
 
-__all__ = ["BrazeCDIResource"]
+__all__ = ["BrazeCDIRateLimits", "BrazeCDIResource"]
 
 IfRunning = Literal["wait", "attach", "fail"]
 T = TypeVar("T")
 
 # Deprecated field names, and their new names: the old ones still work, with a warning.
 _RENAMED = {"retry_deadline": "retry_max_duration", "poll_timeout": "max_wait"}
+
+_KINDS = ("trigger", "list", "status")
+
+
+# Resolvable too, so that the components' YAML takes it (SyncSettings.rate_limits).
+class BrazeCDIRateLimits(dg.Config, dg.Resolvable):
+    """The client-side request budgets of a ``BrazeCDIResource``, one per kind of CDI endpoint:
+    ``braze_cdi.RateLimits`` in a shape Dagster's configuration (Python, YAML, the UI) holds.
+
+    The defaults are Braze's documented limits per workspace: 20 sync triggers, 50
+    integration-list and 100 job-status requests a minute. Every client of the workspace (same
+    endpoint, same key) shares them: the clients of one process, and with
+    ``across_processes`` those of every process of the machine, such as the step processes of
+    Dagster's multiprocess executor. Raise them if Braze raised your workspace's limits, lower
+    them to leave room for other callers of the workspace. A kind's ``*_calls`` set to
+    ``None`` sends its requests without a budget; ``rate_limits=None`` on the resource turns
+    every budget off.
+
+    Attributes:
+        trigger_calls: Sync triggers per ``trigger_period``; ``None``: no budget.
+        trigger_period: Seconds of the trigger budget.
+        list_calls: Integration-list requests per ``list_period``; ``None``: no budget.
+        list_period: Seconds of the integration-list budget.
+        status_calls: Job-status requests per ``status_period``; ``None``: no budget.
+        status_period: Seconds of the job-status budget.
+        across_processes: Share the budgets with the other processes of this machine;
+            ``False``: each process keeps its own.
+
+    Examples:
+        Braze raised the workspace's trigger limit to 40 a minute:
+
+        >>> import dagster as dg
+        >>> from dagster_braze_cdi import BrazeCDIRateLimits, BrazeCDIResource
+        >>> braze_cdi = BrazeCDIResource(
+        ...     api_key=dg.EnvVar("BRAZE_API_KEY"),
+        ...     rest_endpoint="US-01",
+        ...     rate_limits=BrazeCDIRateLimits(trigger_calls=40),
+        ... )
+        >>> braze_cdi.rate_limits.to_rate_limits().trigger
+        RateLimit(calls=40, period=60.0)
+
+        A budget that cannot be kept is refused at once, before any request:
+
+        >>> from pydantic import ValidationError
+        >>> try:
+        ...     BrazeCDIRateLimits(trigger_calls=0)
+        ... except ValidationError as error:
+        ...     print("A rate limit needs a positive whole number of calls" in str(error))
+        True
+    """
+
+    trigger_calls: int | None = Field(
+        default=20,
+        description="Sync triggers per trigger_period (Braze: 20 a minute); null: no budget.",
+    )
+    trigger_period: float = Field(default=60.0, description="Seconds of the trigger budget.")
+    list_calls: int | None = Field(
+        default=50,
+        description="Integration-list requests per list_period (Braze: 50 a minute); null: no "
+        "budget.",
+    )
+    list_period: float = Field(default=60.0, description="Seconds of the list budget.")
+    status_calls: int | None = Field(
+        default=100,
+        description="Job-status requests per status_period (Braze: 100 a minute); null: no budget.",
+    )
+    status_period: float = Field(default=60.0, description="Seconds of the job-status budget.")
+    across_processes: bool = Field(
+        default=True,
+        description="Share the budgets with the other processes of this machine (the "
+        "multiprocess executor runs each step in its own); false: one budget per process.",
+    )
+
+    @model_validator(mode="after")
+    def _valid(self) -> BrazeCDIRateLimits:
+        for kind in _KINDS:
+            try:
+                self._limit(kind)
+            except BrazeConfigError as error:  # the core's rule; pydantic reports a ValueError
+                raise ValueError(f"{kind}_calls, {kind}_period: {error}") from None
+        return self
+
+    def to_rate_limits(self) -> RateLimits:
+        """The core's ``RateLimits`` these settings describe."""
+        limits: dict[str, Any] = {kind: self._limit(kind) for kind in _KINDS}
+        return RateLimits(**limits, across_processes=self.across_processes)
+
+    def _limit(self, kind: str) -> RateLimit | None:
+        calls: int | None = getattr(self, f"{kind}_calls")
+        period: float = getattr(self, f"{kind}_period")
+        return None if calls is None else RateLimit(calls, period)
 
 
 # Dagster types ConfigurableResource as generic for type checkers only.
@@ -57,6 +151,12 @@ class BrazeCDIResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         if_running: When the integration is syncing already: ``"wait"`` for that job, then
             trigger; ``"attach"`` to adopt it; ``"fail"`` to fail.
         fail_on_partial: Fail when the job ends ``partial`` (some rows failed).
+        rate_limits: The clients' request budgets per kind of CDI endpoint (a
+            ``BrazeCDIRateLimits``), kept per workspace and shared by every process of the
+            machine: Braze's documented limits by default (20 triggers, 50 list and 100
+            job-status requests a minute). Raise them if Braze raised your workspace's, lower
+            them to leave room for other callers; ``None`` sends without client-side budgets.
+            Across machines, cap the syncs with a Dagster pool instead (``pool="braze_cdi"``).
 
     Examples:
         In your definitions, the key from the environment:
@@ -125,6 +225,14 @@ class BrazeCDIResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         default=None, description="Deprecated: use retry_max_duration."
     )
     poll_timeout: float | None = Field(default=None, description="Deprecated: use max_wait.")
+    rate_limits: BrazeCDIRateLimits | None = Field(
+        default_factory=BrazeCDIRateLimits,
+        description="The clients' request budgets per kind of CDI endpoint, per workspace, "
+        "shared by the processes of this machine: Braze's documented limits by default (20 "
+        "triggers, 50 list and 100 job-status requests a minute). Raise them if Braze raised "
+        "your workspace's, lower them to leave room for other callers; null sends without "
+        "client-side budgets.",
+    )
 
     _run_log: RunLog | None = PrivateAttr(default=None)
 
@@ -172,6 +280,7 @@ class BrazeCDIResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             self.rest_endpoint,
             retry=self._retry_policy(),
             request_timeout=self.request_timeout,
+            rate_limits=self._rate_limits(),
         )
 
     def get_async_client(self) -> AsyncBrazeCDIClient:
@@ -200,6 +309,7 @@ class BrazeCDIResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             self.rest_endpoint,
             retry=self._retry_policy(),
             request_timeout=self.request_timeout,
+            rate_limits=self._rate_limits(),
         )
 
     def sync_and_poll(
@@ -380,6 +490,9 @@ class BrazeCDIResource(dg.ConfigurableResource):  # type: ignore[type-arg]
                 if isinstance(outcome, SyncFailed) and integration_id in records:
                     records[integration_id].job_failed(outcome.job)
                 yield integration_id, outcome
+
+    def _rate_limits(self) -> RateLimits | None:
+        return None if self.rate_limits is None else self.rate_limits.to_rate_limits()
 
     def _retry_policy(self) -> RetryPolicy:
         return RetryPolicy(

@@ -102,10 +102,11 @@ class BrazeCDICredentials(CredentialsBlock):
         default_factory=RateLimits,
         title="Rate Limits",
         description=(
-            "The client's budgets per kind of CDI endpoint, shared by the clients of one "
-            "process: Braze's documented limits by default (20 triggers, 50 list and 100 "
-            "job-status requests a minute). Raise them if Braze raised your workspace's, lower "
-            "them to leave room for other callers; null sends without client-side budgets."
+            "The client's budgets per kind of CDI endpoint, shared by the clients and the "
+            "processes of this machine: Braze's documented limits by default (20 triggers, 50 "
+            "list and 100 job-status requests a minute). Raise them if Braze raised your "
+            "workspace's, lower them to leave room for other callers; null sends without "
+            "client-side budgets."
         ),
     )
 

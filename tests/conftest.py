@@ -6,10 +6,22 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from braze_cdi.testing import FakeBraze, FakeJob
+
+
+@pytest.fixture(autouse=True)
+def state_directory(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Each test keeps its state (the rate budgets shared between processes, the command
+    line's run records) in a directory of its own, which the processes it starts inherit."""
+    directory = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("BRAZE_CDI_STATE_DIR", str(directory))
+    return directory
 
 
 @pytest.fixture

@@ -45,7 +45,7 @@ from ._protocol import (
     integrations_call,
     jobs_call,
 )
-from ._rate_limit import RateLimits, shared_budgets
+from ._rate_limit import RateLimits, shared_braze_time, shared_budgets
 from ._retry import Context, RetryPolicy
 from ._schedule import KnownUntil, ScheduleReport, ScheduleWatch, Skip, Where, watch_schedules
 from ._secrets import Redactor, secret_api_key
@@ -102,8 +102,13 @@ class _Client(Generic[H]):
         self._redact = Redactor(api_key)
         self._clock: Clock = clock if clock is not None else SYSTEM_CLOCK
         self._budgets = shared_budgets(
-            rate_limits, host=self.rest_endpoint, api_key=api_key, clock=self._clock
+            rate_limits,
+            host=self.rest_endpoint,
+            api_key=api_key,
+            clock=self._clock,
+            longest_request=self.request_timeout,
         )
+        self._braze_time = shared_braze_time(self.rest_endpoint, self._clock)
         self._options: dict[str, Any] = {
             "base_url": self.rest_endpoint,
             "auth": _BearerAuth(api_key),
@@ -185,7 +190,12 @@ class _Client(Generic[H]):
 
     def _context(self) -> Context:
         return Context(
-            self.retry, self._budgets, self._clock, self._redact, endpoint=self.rest_endpoint
+            self.retry,
+            self._budgets,
+            self._clock,
+            self._redact,
+            endpoint=self.rest_endpoint,
+            braze_time=self._braze_time,
         )
 
     def _exchange_deadline(self, effect: Send) -> float:

@@ -279,7 +279,7 @@ def diagnose(
             (yield from _jobs_permission(answers, integrations)),
         ]
         health = _health_findings(integrations, unread, answers.braze_now())
-    findings += [_SYNC_NOT_CHECKED, *answers.windows_findings(), answers.clock_finding(), *health]
+    findings += [_sync_not_checked(), *answers.windows_findings(), answers.clock_finding(), *health]
     return answers.diagnosis(rest_endpoint, findings)
 
 
@@ -577,15 +577,17 @@ def _jobs_permission(answers: _Answers, integrations: list[Integration]) -> Op[F
     return _permission("status", error, f"reading the jobs of integration {_label(integration)}")
 
 
-_SYNC_NOT_CHECKED = Finding(
-    check="permission",
-    verdict="not_checked",
-    subject=PERMISSIONS["trigger"],
-    summary=f"{PERMISSIONS['trigger']} ({_USES['trigger']}) cannot be checked without triggering "
-    "a sync, and the doctor never triggers one.",
-    fix="See the key's permissions in the Braze dashboard (Settings > APIs and Identifiers); a "
-    "trigger without it fails with 403, naming it.",
-)
+def _sync_not_checked() -> Finding:
+    # Made when used, not at import: the first Finding builds the model's validator.
+    return Finding(
+        check="permission",
+        verdict="not_checked",
+        subject=PERMISSIONS["trigger"],
+        summary=f"{PERMISSIONS['trigger']} ({_USES['trigger']}) cannot be checked without "
+        "triggering a sync, and the doctor never triggers one.",
+        fix="See the key's permissions in the Braze dashboard (Settings > APIs and "
+        "Identifiers); a trigger without it fails with 403, naming it.",
+    )
 
 
 # --- the rate windows ---------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -20,6 +21,9 @@ M = TypeVar("M", bound=BaseModel)
 
 #: Earlier than any job Braze can list.
 BEGINNING = datetime.min.replace(tzinfo=timezone.utc)
+
+# A job that took longer than this says nothing about how long the next will take.
+_LONGEST_JOB = 7 * 24 * 3600.0
 
 
 def page(ctx: Context, call: Call, model: type[M], *, deadline: float | None = None) -> Op[Page[M]]:
@@ -89,6 +93,14 @@ class JobScan:
     newest: list[SyncJob] = field(default_factory=list)  # the two newest, newest first
     since: list[SyncJob] = field(default_factory=list)  # every job started at or after `since`
     date: datetime | None = None  # Braze's clock at its last answer
+    # How long the jobs read that ended well took, in seconds, in the order read.
+    durations: list[float] = field(default_factory=list)
+
+    def expected_seconds(self) -> float | None:
+        """How long the next job will likely take: the median of the last ten that ended
+        well (newest first when the list is), or ``None`` with no such job."""
+        recent = sorted(self.durations[:10])
+        return statistics.median(recent) if recent else None
 
 
 def scan_jobs(
@@ -109,6 +121,13 @@ def scan_jobs(
         current = yield from page(ctx, call, SyncJob, deadline=deadline)
         dated = [job for job in current.items if job.sync_start_time is not None]
         scan.newest = sorted([*scan.newest, *dated], key=_start, reverse=True)[:2]
+        scan.durations += [
+            seconds
+            for job in dated
+            if job.succeeded
+            and job.duration is not None
+            and 0 < (seconds := job.duration.total_seconds()) <= _LONGEST_JOB
+        ]
         if since is not None:
             scan.since += [job for job in dated if _start(job) >= since]
         scan.date = current.date or scan.date

@@ -210,6 +210,12 @@ class SyncHandle(BaseModel):
         "sync's job cannot have started earlier.",
     )
     triggered: bool = Field(description="False when an already running job was adopted.")
+    expected_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="How long the integration's recent jobs took (the median of those that "
+        "ended well): the wait polls around the expected end of the job.",
+    )
 
 
 class SyncResult(BaseModel):

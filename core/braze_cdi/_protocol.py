@@ -8,6 +8,7 @@ effects out, so every decision is written once, here and in the modules that bui
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -462,10 +463,16 @@ def rate_limit_wait(response: httpx.Response) -> float | None:
 
 def braze_date(response: httpx.Response) -> datetime | None:
     """When Braze answered, by its own clock (the Date header, to the second)."""
-    seconds = _http_date(response.headers.get("date"))
+    seconds = braze_epoch(response)
     return None if seconds is None else datetime.fromtimestamp(seconds, tz=timezone.utc)
 
 
+def braze_epoch(response: httpx.Response) -> float | None:
+    """When Braze answered, in epoch seconds by its own clock (the Date header, truncated)."""
+    return _http_date(response.headers.get("date"))
+
+
+@functools.lru_cache(maxsize=16)  # answers of the same second share their Date
 def _http_date(value: str | None) -> float | None:
     """An HTTP date as epoch seconds, or ``None`` for anything else (out of range included)."""
     if not value or len(value) > 64:

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ._clock import Clock
+from ._clock import BrazeTime, Clock
 from ._config import accept_renamed, renamed_message
 from ._errors import BrazeCDIError, BrazeRateLimited, BrazeTransportError
 from ._exchange import NoAnswer
@@ -25,13 +25,15 @@ from ._protocol import (
     Redact,
     Send,
     Sleep,
+    braze_epoch,
     error_for,
+    header_number,
     may_have_reached_braze,
     rate_limit_exhausted,
     rate_limit_wait,
     transport_error,
 )
-from ._rate_limit import Budget, EndpointKind
+from ._rate_limit import Budget, EndpointKind, RateLimit, Reservation, window_end_to_free
 from .events import Retrying, WaitingForBudget
 
 __all__ = ["Context", "RetryPolicy", "send", "send_once"]
@@ -112,6 +114,8 @@ class Context:
     sent: Counter[str] = field(default_factory=Counter)
     # The REST endpoint the calls go to, for the messages of failures to reach it.
     endpoint: str | None = None
+    # Braze's clock against ours, from the answers' Date headers.
+    braze_time: BrazeTime = field(default_factory=BrazeTime)
 
 
 def send(
@@ -126,7 +130,9 @@ def send(
 
     ``trigger`` limits retries to failures that provably did not reach Braze. ``deadline`` (an
     instant on the monotonic clock) ends the call sooner than the policy's ``max_duration``
-    would, when it comes first.
+    would, when it comes first. The call's ``max_duration`` starts when it is first sent: a
+    wait for the client-side budget before that is bounded by ``deadline`` alone, when there
+    is one (a fan-out's last trigger may wait minutes for its turn).
     """
     policy, clock = ctx.retry, ctx.clock
     give_up_at = clock.monotonic() + policy.max_duration
@@ -134,7 +140,13 @@ def send(
         give_up_at = min(give_up_at, deadline)
     budget = ctx.budgets.get(call.kind)
     for attempt in count(1):
-        outcome = yield from send_once(ctx, call, give_up_at)
+        first_wait = max(give_up_at, deadline) if deadline is not None else give_up_at
+        reservation = yield from take_slot(ctx, call, first_wait if attempt == 1 else give_up_at)
+        if attempt == 1:
+            give_up_at = clock.monotonic() + policy.max_duration
+            if deadline is not None:
+                give_up_at = min(give_up_at, deadline)
+        outcome = yield from send_in_slot(ctx, call, reservation, give_up_at)
         try:
             if isinstance(outcome, NoAnswer | Exception):
                 raise transport_error(call, outcome, ctx.redact, endpoint=ctx.endpoint)
@@ -142,6 +154,9 @@ def send(
                 raise error_for(call, outcome, ctx.redact)
             return read(outcome)
         except BrazeCDIError as error:
+            if isinstance(error, BrazeRateLimited):
+                # Braze refused what its windows should have taken: stop trusting them.
+                ctx.braze_time.distrust()
             retry = error.retryable and not (trigger and may_have_reached_braze(error))
             if not retry or attempt >= policy.max_attempts:
                 raise
@@ -158,39 +173,81 @@ def send(
 def send_once(ctx: Context, call: Call, give_up_at: float) -> Op[Outcome]:
     """One attempt at ``call`` within its rate budget, by ``give_up_at`` (monotonic): the
     outcome as the driver handed it back, whatever it is (``send`` decides what it means)."""
+    reservation = yield from take_slot(ctx, call, give_up_at)
+    return (yield from send_in_slot(ctx, call, reservation, give_up_at))
+
+
+def take_slot(ctx: Context, call: Call, until: float) -> Op[Reservation | None]:
+    """Wait for a slot of ``call``'s budget, until ``until`` at the latest (``None``: the call
+    has no budget)."""
     budget = ctx.budgets.get(call.kind)
     if budget is None:
-        outcome: Outcome = yield Send(call, give_up_at)
-        ctx.sent[call.kind] += 1
-        return outcome
+        return None
     # While every slot waits for an answer, none can be promised yet (a slot frees a period
     # after its answer): look again after a fair share of the period.
     while (reservation := budget.reserve(now := ctx.clock.monotonic())) is None:
-        if now >= give_up_at:
+        if now >= until:
             raise _over_budget(call, budget, retry_after=budget.limit.period)
-        delay = min(budget.limit.period / budget.limit.calls, give_up_at - now)
+        delay = min(budget.limit.period / budget.limit.calls, until - now)
         yield Notify(WaitingForBudget(call.integration_id, call.kind, delay))
         yield Sleep(delay)
-    if reservation.start > give_up_at:
+    if reservation.start > until:
         reservation.cancel()
         if reservation.start <= now:  # the budget holds nothing back: the time is up already
             raise _out_of_time(call)
         raise _over_budget(call, budget, retry_after=reservation.start - now)
-    try:
-        if reservation.start > now:
-            delay = reservation.start - now
-            yield Notify(WaitingForBudget(call.integration_id, call.kind, delay))
+    if reservation.start > now:
+        delay = reservation.start - now
+        yield Notify(WaitingForBudget(call.integration_id, call.kind, delay))
+        try:
             yield Sleep(delay)
-        outcome = yield Send(call, give_up_at)
-        ctx.sent[call.kind] += 1
+        except BaseException:
+            reservation.cancel()  # ended before it was sent
+            raise
+    return reservation
+
+
+def send_in_slot(
+    ctx: Context, call: Call, reservation: Reservation | None, give_up_at: float
+) -> Op[Outcome]:
+    """Send ``call`` once in its slot, then give the slot back: it frees a period after the
+    answer, or when Braze's window that counted it ends, if that comes first."""
+    if reservation is None:
+        return (yield from _exchange(ctx, call, give_up_at))
+    limit = reservation.budget.limit
+    free_at: float | None = None
+    try:
+        outcome = yield from _exchange(ctx, call, give_up_at)
+        free_at = window_end_to_free(limit, ctx.clock.monotonic(), _window_end(ctx, outcome, limit))
     finally:
-        reservation.release(ctx.clock.monotonic())
+        # Cut short, the request may still have been sent: the slot is held a whole period.
+        reservation.release(free_at or ctx.clock.monotonic() + limit.period)
     if isinstance(outcome, httpx.Response) and rate_limit_exhausted(outcome):
         reset_in = rate_limit_wait(outcome)
-        budget.exhausted(
-            ctx.clock.monotonic(), budget.limit.period if reset_in is None else reset_in
-        )
+        now = ctx.clock.monotonic()
+        reservation.budget.exhausted(now, now + (limit.period if reset_in is None else reset_in))
     return outcome
+
+
+def _exchange(ctx: Context, call: Call, give_up_at: float) -> Op[Outcome]:
+    """Send ``call`` once; what its answer tells of Braze's clock goes to ``ctx.braze_time``."""
+    sent = ctx.clock.monotonic()
+    outcome: Outcome = yield Send(call, give_up_at)
+    ctx.sent[call.kind] += 1
+    if isinstance(outcome, httpx.Response) and (date := braze_epoch(outcome)) is not None:
+        ctx.braze_time.observe(date, sent, ctx.clock.monotonic())
+    return outcome
+
+
+def _window_end(ctx: Context, outcome: Outcome, limit: RateLimit) -> float | None:
+    """The latest instant, on our clock, at which the window that counted ``outcome``'s
+    request ends, if Braze said so plausibly (a reset within a window of its ``Date``)."""
+    if not isinstance(outcome, httpx.Response):
+        return None
+    reset, date = header_number(outcome, "x-ratelimit-reset"), braze_epoch(outcome)
+    if reset is None or date is None or not date <= reset <= date + limit.period + 1:
+        return None
+    return ctx.braze_time.latest(reset)
 
 
 def _over_budget(call: Call, budget: Budget, *, retry_after: float) -> BrazeRateLimited:

@@ -68,7 +68,7 @@ class ScheduleWatch(BaseModel):
         True
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     reported: dict[str, datetime] = {}
     running: dict[str, datetime] = {}

@@ -148,7 +148,10 @@ def start_sync(
                 )
             if if_running == "attach":
                 return SyncHandle(
-                    integration_id=integration_id, previous_job=previous, triggered=False
+                    integration_id=integration_id,
+                    previous_job=previous,
+                    triggered=False,
+                    expected_seconds=scan.expected_seconds(),
                 )
             if ended is not None and _start(newest) == _start(ended):
                 # The list shows running a job it showed ended (replicas that disagree): look
@@ -177,6 +180,7 @@ def start_sync(
             previous_job=newest,
             not_before=scan.date,
             triggered=True,
+            expected_seconds=scan.expected_seconds(),
         )
         # Persisted first, so that a later attempt can resume instead of triggering again.
         resumable: bool = yield BeforeTrigger(handle)
@@ -188,7 +192,7 @@ def start_sync(
         if if_running == "fail":
             raise running
         if if_running == "attach":
-            return SyncHandle(integration_id=integration_id, previous_job=newest, triggered=False)
+            return handle.model_copy(update={"triggered": False, "not_before": None})
         running_job = SyncHandle(
             integration_id=integration_id, previous_job=newest, triggered=False
         )
@@ -400,14 +404,51 @@ def _follow(
         now = ctx.clock.monotonic()
         if now >= deadline:
             raise _timeout(integration_id, job, problem, where if resumable else None)
-        yield Sleep(min(interval, deadline - now))
+        until_end = None if problem else _until_expected_end(ctx, where, job, scan.date)
+        # An end expected only after the deadline is no guide: the job would have to end
+        # sooner than its history says for the wait to see it.
+        if until_end is not None and 0 < until_end <= deadline - now:
+            # Before the job's expected end: poll then, or on the way there when it is far
+            # (never leaving a short stretch for one more poll).
+            longest = max(polling.max_interval, _longest_pause(where))
+            pause = until_end if until_end <= 1.5 * longest else longest
+            interval = polling.interval  # a job still running past it is polled as new
+        else:
+            pause = interval
+            if job is not None:
+                interval = polling.after(interval)
+        yield Sleep(min(pause, deadline - now))
         if ctx.clock.monotonic() > deadline:
             # The pause ended past the deadline (a real clock always overshoots a little): a
             # look now could not be answered in time, and its failure would only hide that the
             # wait ran out.
             raise _timeout(integration_id, job, problem, where if resumable else None)
-        if job is not None:
-            interval = polling.after(interval)
+
+
+def _until_expected_end(
+    ctx: Context, where: SyncHandle, job: SyncJob | None, date: datetime | None
+) -> float | None:
+    """Seconds until the running ``job`` should end, by the integration's history, at the
+    latest (a poll then finds it ended, not still running); ``None`` without a history, or
+    without a way to place Braze's clock on ours."""
+    expected = where.expected_seconds
+    if job is None or job.finished or expected is None or job.sync_start_time is None:
+        return None
+    end = job.sync_start_time.timestamp() + expected
+    margin = min(1.0, expected / 50)  # Braze's job runners may tell the time a little apart
+    now = ctx.clock.monotonic()
+    ours = ctx.braze_time.latest(end)
+    if ours is not None:
+        return ours - now + margin
+    if date is not None:  # the last answer's Date: Braze's time then, to the second, or later
+        return end - date.timestamp() + margin
+    return None
+
+
+def _longest_pause(where: SyncHandle) -> float:
+    """The longest pause before a job's expected end: half its expected time, at most ten
+    minutes, so that a job that fails early is still noticed in good time."""
+    return min((where.expected_seconds or 0.0) / 2, 600.0)
 
 
 _RESUME = Hint(

@@ -17,6 +17,7 @@ from functools import partial
 import pytest
 from typer.testing import CliRunner, Result
 
+import braze_cdi
 from braze_cdi import AsyncBrazeCDIClient, BrazeCDIClient
 from braze_cdi.testing import FakeBraze
 
@@ -34,8 +35,11 @@ FAST = ("--poll-interval", "0.05")
 def braze_cdi_on_us_03(fake: FakeBraze, monkeypatch: pytest.MonkeyPatch) -> RunOnUS03:
     """``braze_cdi_on_us_03(*args)`` runs the command in this process with BRAZE_REST_ENDPOINT
     set to US-03, every client it makes answered by ``fake`` instead of Braze."""
-    monkeypatch.setattr(cli, "BrazeCDIClient", partial(BrazeCDIClient, transport=fake))
-    monkeypatch.setattr(cli, "AsyncBrazeCDIClient", partial(AsyncBrazeCDIClient, transport=fake))
+    # The commands import the clients by their public names when they run.
+    monkeypatch.setattr(braze_cdi, "BrazeCDIClient", partial(BrazeCDIClient, transport=fake))
+    monkeypatch.setattr(
+        braze_cdi, "AsyncBrazeCDIClient", partial(AsyncBrazeCDIClient, transport=fake)
+    )
     environment = {"BRAZE_API_KEY": fake.api_key, "BRAZE_REST_ENDPOINT": "US-03", "COLUMNS": "200"}
 
     def run(*args: str) -> Result:

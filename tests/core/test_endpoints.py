@@ -56,7 +56,7 @@ def test_pages_are_fetched_only_as_they_are_used(fake: FakeBraze, url: str) -> N
 
 
 def test_models_carry_braze_fields_as_typed_values(api: Api, fake: FakeBraze) -> None:
-    integration = fake.add_integration(name="users", history=1)
+    integration = fake.add_integration(name="users", history=1, history_duration=60.0)
     [listed] = api.items("list_integrations")
     assert listed.integration_name == "users"
     assert listed.last_job_status == "success"

@@ -64,20 +64,28 @@ def test_sync_many_refuses_duplicates_before_any_request(fake: FakeBraze, url: s
     assert fake.requests == []
 
 
-def test_clients_of_one_workspace_share_one_budget(fake: FakeBraze, url: str) -> None:
+def test_clients_of_one_workspace_share_one_budget() -> None:
+    clock = FakeClock()  # 1_800_000_000: the start of one of Braze's minutes
+    fake = FakeBraze(clock=clock)
     limits = RateLimits(list=RateLimit(3, 60.0))
     with (
-        BrazeCDIClient(fake.api_key, url, rate_limits=limits) as first,
-        BrazeCDIClient(fake.api_key, url, rate_limits=limits) as second,
+        BrazeCDIClient(
+            fake.api_key, "US-01", transport=fake, clock=clock, rate_limits=limits
+        ) as first,
+        BrazeCDIClient(
+            fake.api_key, "US-01", transport=fake, clock=clock, rate_limits=limits
+        ) as second,
     ):
+        clock.advance(20.0)
         for client in (first, second, first):
             list(client.list_integrations())
-        # A fourth call within the minute would wait for the shared budget: its reservation says so.
+        # A fourth call within the minute waits for the shared budget: until Braze's window
+        # ends (its X-RateLimit-Reset), plus a quarter of a second, not a minute after the third.
         budget = second._budgets["list"]
-        reservation = budget.reserve(second._clock.monotonic())
+        reservation = budget.reserve(clock.monotonic())
         assert reservation is not None
         reservation.cancel()
-        assert reservation.start - second._clock.monotonic() > 55
+        assert reservation.start == 60.25
 
 
 def test_rate_limits_none_sends_without_a_budget(fake: FakeBraze, url: str) -> None:

@@ -67,7 +67,11 @@ def test_a_call_whose_deadline_passed_is_not_sent_and_says_so() -> None:
     clock = FakeClock()
     key = secret_api_key(SecretStr("a-key-for-this-test-0123"))
     budgets = shared_budgets(
-        RateLimits(status=RateLimit(100, 60.0)), host="https://test", api_key=key, clock=clock
+        RateLimits(status=RateLimit(100, 60.0)),
+        host="https://test",
+        api_key=key,
+        clock=clock,
+        longest_request=30.0,
     )
     ctx = Context(RetryPolicy(), budgets, clock, lambda text: text, Counter())
     op = send(ctx, jobs_call("abc"), lambda response: response, deadline=clock.monotonic() - 1)

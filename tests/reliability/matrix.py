@@ -89,8 +89,12 @@ class Scene:
 
     def __post_init__(self) -> None:
         self.fake = ScriptedBraze(clock=self.clock)
-        self.target = self.fake.add_integration(name="target", history=12, duration=DURATION)
-        self.others = [self.fake.add_integration(history=1, duration=DURATION) for _ in range(11)]
+        self.target = self.fake.add_integration(
+            name="target", history=12, history_duration=DURATION, duration=DURATION
+        )
+        # No history: their polls keep to POLL, so the pauses they add to the shared virtual
+        # clock while sync_many runs them beside the target stay short.
+        self.others = [self.fake.add_integration(duration=DURATION) for _ in range(11)]
 
     @property
     def synced(self) -> list[FakeIntegration]:

@@ -92,7 +92,7 @@ async def _when(condition: object, *, within: float = 10.0) -> None:
 def test_cancelling_sync_and_wait_ends_it_at_once_and_closes_its_connections(
     fake: FakeBraze, url: str, during: str
 ) -> None:
-    integration = fake.add_integration(history=1, duration=60.0)
+    integration = fake.add_integration(duration=60.0)  # no history: polls 0.05 s apart
 
     async def cancel_while_it_waits() -> tuple[float, AsyncBrazeCDIClient]:
         client = AsyncBrazeCDIClient(fake.api_key, url)
@@ -126,7 +126,7 @@ def test_cancelling_sync_and_wait_ends_it_at_once_and_closes_its_connections(
 
 
 def test_cancelling_sync_many_cancels_every_wait(fake: FakeBraze, url: str) -> None:
-    integrations = [fake.add_integration(history=1, duration=60.0) for _ in range(3)]
+    integrations = [fake.add_integration(duration=60.0) for _ in range(3)]
     ids = [integration.integration_id for integration in integrations]
 
     async def cancel_while_they_wait() -> float:
@@ -200,7 +200,7 @@ def _interrupt_once_triggered(
 def test_ctrl_c_in_the_sync_client_raises_keyboard_interrupt_at_once(
     fake: FakeBraze, url: str
 ) -> None:
-    integration = fake.add_integration(history=1, duration=60.0)
+    integration = fake.add_integration(duration=60.0)  # no history: polls 0.05 s apart
 
     code, stdout, stderr, took = _interrupt_once_triggered(
         [sys.executable, "-c", SYNC_CLIENT_SCRIPT, fake.api_key, url, integration.integration_id],
@@ -217,7 +217,7 @@ def test_ctrl_c_in_the_sync_client_raises_keyboard_interrupt_at_once(
 def test_ctrl_c_in_braze_cdi_sync_wait_exits_130_with_its_message(
     fake: FakeBraze, url: str
 ) -> None:
-    integration = fake.add_integration(history=1, duration=60.0)
+    integration = fake.add_integration(duration=60.0)  # no history: polls 0.05 s apart
 
     code, stdout, stderr, took = _interrupt_once_triggered(
         [str(BRAZE_CDI), "sync", integration.integration_id, "--wait", "--poll-interval", "0.05"],

@@ -2,11 +2,15 @@
 
 Every command reports a failure as one line on standard error (``--debug`` adds the traceback)
 and exits with the code ``exit_codes`` documents; the API key is never printed.
+
+Each command imports the core (and the modules of its own output) when it runs: ``--help``
+loads typer and nothing of the core but its version, and no command pays for another's.
 """
+
+# ruff: noqa: PLC0415  # the imports inside the commands are the point (see above)
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import shlex
 import threading
@@ -15,35 +19,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from itertools import islice
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
-from pydantic import SecretStr
-from rich.logging import RichHandler
-from rich.markup import escape
-from rich.text import Text
 from typer.core import TyperGroup
 
-from .._client import AsyncBrazeCDIClient, BrazeCDIClient
-from .._config import accept_renamed, check_integration_id
-from .._errors import BrazeConfigError, SyncAlreadyRunning
-from .._models import Integration, SyncHandle
-from .._secrets import secret_api_key
 from .._version import __version__
-from ..testing import FakeBraze
-from .demo import run_demo
 from .exit_codes import EXIT_CODES_HELP, ExitCode, exit_code_for
-from .output import (
-    Output,
-    dashboard_links,
-    integrations_table,
-    jobs_table,
-    stderr_console,
-    stdout_console,
-)
-from .run_records import RunRecords
-from .sample import SAMPLES, sample_workspace
-from .syncing import Syncs, after_time, check_ids, read_handle
+
+if TYPE_CHECKING:
+    from .. import BrazeCDIClient, Integration, SyncHandle
+    from ..testing import FakeBraze
+    from .output import Output
 
 __all__ = ["app", "main"]
 
@@ -170,6 +157,8 @@ def integrations(
     debug: Debug = False,
 ) -> None:
     """List the workspace's CDI integrations, with the page of each in the Braze dashboard."""
+    from .output import dashboard_links, integrations_table
+
     output = _set_up(as_json, debug)
     with _reporting(output), _client(api_key, rest_endpoint, request_timeout) as client:
         found = list(client.list_integrations())
@@ -187,6 +176,8 @@ def integrations(
 
 
 def _listed_dashboard_url(client: BrazeCDIClient, integration: Integration) -> str | None:
+    from .. import BrazeConfigError
+
     try:
         return client.dashboard_url(integration.integration_id)
     except BrazeConfigError:  # an id Braze lists that no call could take: no page to show
@@ -209,6 +200,8 @@ def jobs(
     Reads the first LIMIT jobs Braze lists and sorts them by start time (Braze does not document
     the order of its list).
     """
+    from .output import dashboard_links, jobs_table
+
     output = _set_up(as_json, debug)
     with _reporting(output), _client(api_key, rest_endpoint, request_timeout) as client:
         found = list(islice(client.list_sync_jobs(integration_id), limit))
@@ -295,6 +288,12 @@ def sync(
     Several ids run concurrently; the exit code is the most serious of their outcomes. A wait
     that runs out prints the `braze-cdi wait` command that resumes it.
     """
+    import asyncio
+
+    from .. import AsyncBrazeCDIClient, BrazeConfigError, SyncAlreadyRunning, check_integration_id
+    from .run_records import RunRecords
+    from .syncing import Syncs, check_ids
+
     output = _set_up(as_json, debug)
     with _reporting(output):
         max_wait = _renamed_max_wait(context, max_wait, timeout)
@@ -410,6 +409,11 @@ def wait(
     --after, the first job that started at or after that time. With neither, the running job,
     or when none runs the newest job, whose ending is printed at once. Nothing is triggered.
     """
+    import asyncio
+
+    from .. import AsyncBrazeCDIClient, BrazeConfigError, check_integration_id
+    from .syncing import Syncs, after_time, check_ids, read_handle
+
     output = _set_up(as_json, debug)
     with _reporting(output):
         check_integration_id(integration_id)
@@ -473,6 +477,13 @@ def fake(
     It prints the two environment variables to set in another shell. Its API key is made up
     (or the one --api-key gives) and opens nothing but this server.
     """
+    from pydantic import SecretStr
+
+    from .. import BrazeConfigError
+    from .._secrets import secret_api_key
+    from .output import Output, stderr_console
+    from .sample import sample_workspace
+
     output = Output(as_json=False)
     with _reporting(output):
         if api_key is not None:
@@ -491,6 +502,11 @@ def fake(
 
 
 def _announce(url: str, workspace: FakeBraze) -> None:
+    from rich.markup import escape
+
+    from .output import stdout_console
+    from .sample import SAMPLES
+
     console = stdout_console()
     ids = list(workspace.integrations)
     console.print(
@@ -519,6 +535,9 @@ def demo(*, debug: Debug = False) -> None:
     One succeeds, one ends partial, one fails and one finds a job already running, all through
     the real client over HTTP; then a summary. It takes about ten seconds.
     """
+    from .demo import run_demo
+    from .output import stdout_console
+
     output = _set_up(False, debug)
     with _reporting(output):
         code = run_demo(stdout_console())
@@ -531,6 +550,11 @@ def demo(*, debug: Debug = False) -> None:
 def _renamed_max_wait(context: typer.Context, max_wait: float, timeout: float | None) -> float:
     """``--max-wait``, or the deprecated ``--timeout`` with a one-line notice on standard error;
     both given is a configuration error (exit 2), before any request."""
+    from rich.text import Text
+
+    from .. import accept_renamed
+    from .output import stderr_console
+
     source = context.get_parameter_source("max_wait")  # typer's own click: compare by name
     given = source is not None and source.name != "DEFAULT"
     waits = {"--max-wait": max_wait if given else None, "--timeout": timeout}
@@ -545,8 +569,12 @@ def _renamed_max_wait(context: typer.Context, max_wait: float, timeout: float | 
 def _set_up(as_json: bool, debug: bool) -> Output:
     """Route the log records (with ``--debug``, the core's and httpx's request lines go to
     standard error) and make the command's ``Output``."""
+    from .output import Output, stderr_console
+
     core_log = logging.getLogger("braze_cdi")
     if debug:
+        from rich.logging import RichHandler
+
         handler = RichHandler(console=stderr_console(), show_path=False)
         for logger in (core_log, logging.getLogger("httpx")):
             logger.addHandler(handler)
@@ -572,6 +600,8 @@ def _reporting(output: Output) -> Iterator[None]:
 
 def _configuration(api_key: str | None, rest_endpoint: str | None) -> tuple[str, str]:
     """The key and endpoint, or a configuration error that names the variables to set."""
+    from .. import BrazeConfigError
+
     if api_key and rest_endpoint:
         return api_key, rest_endpoint
     missing = [
@@ -592,6 +622,8 @@ def _configuration(api_key: str | None, rest_endpoint: str | None) -> tuple[str,
 def _client(
     api_key: str | None, rest_endpoint: str | None, request_timeout: float
 ) -> Iterator[BrazeCDIClient]:
+    from .. import BrazeCDIClient
+
     key, endpoint = _configuration(api_key, rest_endpoint)
     with BrazeCDIClient(key, endpoint, request_timeout=request_timeout) as client:
         yield client

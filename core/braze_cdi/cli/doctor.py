@@ -1,21 +1,20 @@
 """``braze-cdi doctor``: the client's ``diagnose``, one line per finding and a fix under each
 problem, or the ``Diagnosis`` as JSON.
 
-The command registers itself on ``app`` when ``app`` imports this module.
+The command registers itself on ``app`` when ``app`` imports this module; like the others, it
+imports the core when it runs.
 """
+
+# ruff: noqa: PLC0415  # the imports inside the functions keep the core out of `--help`
 
 from __future__ import annotations
 
 import json
 import os
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
-from .._doctor import Diagnosis, Verdict
-from .._errors import BrazeConfigError
 from .app import (
     ApiKey,
     AsJson,
@@ -28,7 +27,12 @@ from .app import (
     app,
 )
 from .exit_codes import ExitCode
-from .output import stdout_console
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from .. import Diagnosis
+    from .._doctor import Verdict
 
 __all__ = ["INSTANCES_VARIABLE", "diagnosis_table", "doctor"]
 
@@ -76,6 +80,10 @@ def doctor(
     so the cdi.integration_sync permission is reported as not checked. Exits 1 when something
     is wrong.
     """
+    from rich.text import Text
+
+    from .output import stdout_console
+
     output = _set_up(as_json, debug)
     with _reporting(output), _client(api_key, rest_endpoint, request_timeout) as client:
         instances = _instances_for_tests() if find_instance else None
@@ -95,6 +103,9 @@ def doctor(
 
 def diagnosis_table(diagnosis: Diagnosis) -> Table:
     """One row per finding: its mark, its check, what was found and what to do."""
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table.grid(padding=(0, 1))
     table.add_column(no_wrap=True)
     table.add_column(no_wrap=True)
@@ -121,6 +132,8 @@ def _instances_for_tests() -> dict[str, str] | None:
     except ValueError:
         table = None
     if not (isinstance(table, dict) and all(isinstance(v, str) for v in table.values())):
+        from .. import BrazeConfigError
+
         raise BrazeConfigError(
             f"{INSTANCES_VARIABLE} must be a JSON object of instance names to REST endpoints."
         )

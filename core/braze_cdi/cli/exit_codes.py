@@ -5,8 +5,6 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 
-from .._errors import BrazeConfigError, SyncTimeout
-
 __all__ = ["EXIT_CODES_HELP", "ExitCode", "exit_code_for", "worst_exit_code"]
 
 
@@ -44,6 +42,8 @@ _PRECEDENCE = (ExitCode.USAGE, ExitCode.FAILED, ExitCode.TIMEOUT)
 
 def exit_code_for(error: BaseException) -> ExitCode:
     """The exit code one error earns."""
+    from .. import BrazeConfigError, SyncTimeout  # noqa: PLC0415 (not for `--help`)
+
     if isinstance(error, BrazeConfigError):
         return ExitCode.USAGE
     if isinstance(error, SyncTimeout):

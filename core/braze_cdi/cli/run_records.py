@@ -16,19 +16,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from .._errors import BrazeConfigError
-from .._models import SyncHandle
+from .. import BrazeConfigError, SyncHandle, state_directory
 
-__all__ = ["RunRecords", "state_directory"]
-
-
-def state_directory() -> Path:
-    """Where the records live: ``BRAZE_CDI_STATE_DIR``, else ``$XDG_STATE_HOME/braze-cdi``,
-    else ``~/.local/state/braze-cdi``."""
-    if chosen := os.environ.get("BRAZE_CDI_STATE_DIR"):
-        return Path(chosen)
-    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
-    return Path(base) / "braze-cdi"
+__all__ = ["RunRecords"]
 
 
 class RunRecords:

@@ -405,9 +405,16 @@ class FakeBraze(httpx.BaseTransport, httpx.AsyncBaseTransport):
         *,
         name: str | None = None,
         history: int = 0,
+        history_duration: float | None = None,
         **settings: Any,
     ) -> FakeIntegration:
         """Add an integration with ``history`` finished jobs in its past.
+
+        The past jobs succeeded, each in ``history_duration`` seconds: by default the
+        ``duration`` of the jobs to come, a stable history such as a client learns from. They
+        started an hour apart, the last an hour ago; jobs longer than 50 minutes start
+        ``history_duration`` + 10 minutes apart instead, so that none overlaps another or is
+        still running.
 
         ``settings`` are ``FakeIntegration`` attributes: ``duration`` (seconds),
         ``outcome``, ``rows_synced``, ``rows_failed``, ``job_appears_after`` (seconds before a
@@ -424,6 +431,14 @@ class FakeBraze(httpx.BaseTransport, httpx.AsyncBaseTransport):
             ... )
             >>> purchases.integration_id, len(purchases.jobs)
             ('e3e70682-c209-4cac-629f-6fbed82c07cd', 3)
+            >>> [job.duration for job in purchases.jobs]
+            [2.0, 2.0, 2.0]
+
+            Past jobs of two hours, 2 h 10 min apart, before a sync that will take a minute:
+
+            >>> orders = fake.add_integration(history=2, history_duration=7200.0, duration=60.0)
+            >>> [job.duration for job in orders.jobs], orders.jobs[1].start - orders.jobs[0].start
+            ([7200.0, 7200.0], 7800.0)
         """
         with self._lock:
             integration_id = integration_id or str(uuid.UUID(int=self._random.getrandbits(128)))
@@ -431,9 +446,11 @@ class FakeBraze(httpx.BaseTransport, httpx.AsyncBaseTransport):
                 integration_id, name or f"integration-{len(self.integrations) + 1}", **settings
             )
             now = self.clock.time()
+            took = integration.duration if history_duration is None else float(history_duration)
+            apart = max(3600.0, took + 600.0)
             for age in range(history, 0, -1):
                 integration.new_job(
-                    now - 3600 * age, triggered=False, duration=60.0, outcome="success"
+                    now - apart * age, triggered=False, duration=took, outcome="success"
                 )
             self.integrations[integration_id] = integration
             return integration
