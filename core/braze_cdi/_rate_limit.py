@@ -224,6 +224,11 @@ class MachineBudget(Budget):
             )
 
 
+WINDOW_MARGIN = 0.25
+"""Seconds, at most, between the end of Braze's window and the first request meant for the
+next: a fiftieth of the window for short ones."""
+
+
 def window_end_to_free(limit: RateLimit, answered: float, window_end: float | None) -> float:
     """When a slot may be used again, given its request's answer came at ``answered``.
 
@@ -237,14 +242,10 @@ def window_end_to_free(limit: RateLimit, answered: float, window_end: float | No
     return min(after_a_period, window_end + min(WINDOW_MARGIN, limit.period / 50))
 
 
-WINDOW_MARGIN = 0.25
-"""Seconds, at most, between the end of Braze's window and the first request meant for the
-next: a fiftieth of the window for short ones."""
-
 _registry: weakref.WeakValueDictionary[tuple[object, ...], Budget] = weakref.WeakValueDictionary()
 _times: weakref.WeakValueDictionary[tuple[object, ...], BrazeTime] = weakref.WeakValueDictionary()
 _registry_lock = threading.Lock()
-_stores: dict[Path, SlotStore] = {}
+_stores: weakref.WeakValueDictionary[Path, SlotStore] = weakref.WeakValueDictionary()
 
 
 def shared_budgets(
@@ -280,7 +281,9 @@ def shared_budgets(
                 if machine:
                     name = hashlib.sha256(repr(key[1:6]).encode()).hexdigest()[:32]
                     path = state_directory() / "rate-budgets.sqlite3"
-                    store = _stores.setdefault(path, SlotStore(path))
+                    store = _stores.get(path)
+                    if store is None:
+                        store = _stores[path] = SlotStore(path)
                     budget = MachineBudget(limit, store, name, longest_request)
                 else:
                     budget = Budget(limit)
