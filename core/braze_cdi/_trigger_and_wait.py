@@ -128,6 +128,7 @@ def start_sync(
         if resumed is not None:
             return resumed
     ended: SyncJob | None = None  # the running job last waited for, once it was seen to end
+    seen_running: SyncJob | None = None  # the newest job seen running before the trigger
     while True:
         try:
             scan = yield from scan_jobs(ctx, integration_id, since=None, deadline=deadline)
@@ -138,6 +139,7 @@ def start_sync(
             raise _not_started(integration_id, error) from None
         newest = scan.newest[0] if scan.newest else None
         if newest is not None and not newest.finished:
+            seen_running = _later(seen_running, newest)
             previous = scan.newest[1] if len(scan.newest) > 1 else None
             yield Notify(AlreadyRunning(integration_id, newest, if_running))
             if if_running == "fail":
@@ -172,9 +174,10 @@ def start_sync(
             continue
         if ctx.clock.monotonic() >= deadline:
             raise _not_started(integration_id, None)
-        # The job waited for is older than the trigger's even when this look no longer lists
-        # it (an empty or partial list from a lagging replica).
-        newest = _later(newest, ended)
+        # The jobs waited for are older than the trigger's even when this look no longer lists
+        # them (an empty or partial list from a lagging replica), and so is a job seen running
+        # when the wait for it ended on an older one.
+        newest = _later(_later(newest, ended), seen_running)
         handle = SyncHandle(
             integration_id=integration_id,
             previous_job=newest,
