@@ -106,7 +106,8 @@ class _Client(Generic[H]):
             host=self.rest_endpoint,
             api_key=api_key,
             clock=self._clock,
-            longest_request=self.request_timeout,
+            # A trigger's slot is held through the look at the job list before it.
+            longest_request=self.retry.max_duration + self.request_timeout,
         )
         self._braze_time = shared_braze_time(self.rest_endpoint, self._clock)
         self._options: dict[str, Any] = {

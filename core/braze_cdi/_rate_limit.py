@@ -258,8 +258,9 @@ def shared_budgets(
 ) -> dict[EndpointKind, Budget]:
     """The budgets for this workspace, created on first use: shared by every client of the
     process, and with ``limits.across_processes`` on the real clock, by every process of the
-    machine. ``longest_request`` is the longest an exchange may take (the client's request
-    timeout): how long a request may hold a slot shared between processes."""
+    machine. ``longest_request`` is the longest a slot may be held before its request's answer
+    (a trigger's slot is held through the look at the job list before it, that call's retries
+    included): a slot shared between processes frees a period after it, if its holder died."""
     if limits is None:
         return {}
     # The registry and the store keep a digest, never the key itself.

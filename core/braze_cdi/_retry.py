@@ -36,7 +36,7 @@ from ._protocol import (
 from ._rate_limit import Budget, EndpointKind, RateLimit, Reservation, window_end_to_free
 from .events import Retrying, WaitingForBudget
 
-__all__ = ["Context", "RetryPolicy", "send", "send_once"]
+__all__ = ["Context", "RetryPolicy", "send", "send_once", "take_slot"]
 
 T = TypeVar("T")
 
@@ -125,6 +125,7 @@ def send(
     *,
     deadline: float | None = None,
     trigger: bool = False,
+    reservation: Reservation | None = None,
 ) -> Op[T]:
     """Send ``call`` until ``read`` accepts the answer, or raise the typed error.
 
@@ -132,7 +133,8 @@ def send(
     instant on the monotonic clock) ends the call sooner than the policy's ``max_duration``
     would, when it comes first. The call's ``max_duration`` starts when it is first sent: a
     wait for the client-side budget before that is bounded by ``deadline`` alone, when there
-    is one (a fan-out's last trigger may wait minutes for its turn).
+    is one (a fan-out's last trigger may wait minutes for its turn). ``reservation``, a slot
+    of the call's budget taken already (``take_slot``), is the first attempt's.
     """
     policy, clock = ctx.retry, ctx.clock
     give_up_at = clock.monotonic() + policy.max_duration
@@ -140,8 +142,10 @@ def send(
         give_up_at = min(give_up_at, deadline)
     budget = ctx.budgets.get(call.kind)
     for attempt in count(1):
-        first_wait = max(give_up_at, deadline) if deadline is not None else give_up_at
-        reservation = yield from take_slot(ctx, call, first_wait if attempt == 1 else give_up_at)
+        if attempt > 1 or reservation is None:
+            first_wait = max(give_up_at, deadline) if deadline is not None else give_up_at
+            until = first_wait if attempt == 1 else give_up_at
+            reservation = yield from take_slot(ctx, call, until)
         if attempt == 1:
             give_up_at = clock.monotonic() + policy.max_duration
             if deadline is not None:

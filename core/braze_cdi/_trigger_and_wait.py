@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from itertools import count
 
 from ._errors import BrazeCDIError, Hint, Setting, SyncAlreadyRunning, SyncFailed, SyncTimeout
-from ._listing import BEGINNING, scan_jobs
+from ._listing import BEGINNING, JobScan, scan_jobs
 from ._models import (
     IfRunning,
     JobStatus,
@@ -23,7 +23,8 @@ from ._models import (
     start_text,
 )
 from ._protocol import BeforeTrigger, Notify, Op, Sleep, may_have_reached_braze, trigger_call
-from ._retry import Context, send
+from ._rate_limit import Reservation
+from ._retry import Context, send, take_slot
 from .events import (
     AlreadyRunning,
     JobFinished,
@@ -130,15 +131,10 @@ def start_sync(
     ended: SyncJob | None = None  # the running job last waited for, once it was seen to end
     seen_running: SyncJob | None = None  # the newest job seen running before the trigger
     while True:
-        try:
-            scan = yield from scan_jobs(ctx, integration_id, since=None, deadline=deadline)
-        except BrazeCDIError as error:
-            # A look cut short by the call's own deadline: the wait ran out, nothing started.
-            if not (error.retryable and ctx.clock.monotonic() >= deadline):
-                raise
-            raise _not_started(integration_id, error) from None
+        slot, scan = yield from _turn_and_look(ctx, integration_id, deadline=deadline)
         newest = scan.newest[0] if scan.newest else None
         if newest is not None and not newest.finished:
+            _give_back(slot)
             seen_running = _later(seen_running, newest)
             previous = scan.newest[1] if len(scan.newest) > 1 else None
             yield Notify(AlreadyRunning(integration_id, newest, if_running))
@@ -173,6 +169,7 @@ def start_sync(
             )
             continue
         if ctx.clock.monotonic() >= deadline:
+            _give_back(slot)
             raise _not_started(integration_id, None)
         # The jobs waited for are older than the trigger's even when this look no longer lists
         # them (an empty or partial list from a lagging replica), and so is a job seen running
@@ -186,8 +183,14 @@ def start_sync(
             expected_seconds=scan.expected_seconds(),
         )
         # Persisted first, so that a later attempt can resume instead of triggering again.
-        resumable: bool = yield BeforeTrigger(handle)
-        running = yield from _trigger(ctx, handle, deadline=deadline, resumable=resumable)
+        try:
+            resumable: bool = yield BeforeTrigger(handle)
+        except BaseException:
+            _give_back(slot)  # nothing was sent
+            raise
+        running = yield from _trigger(
+            ctx, handle, deadline=deadline, resumable=resumable, slot=slot
+        )
         if running is None:
             return handle
         # A job Braze did not list yet is running (a scheduled run, or another caller's).
@@ -256,10 +259,46 @@ def trigger_once(ctx: Context, integration_id: str) -> Op[None]:
         raise
 
 
+def _turn_and_look(
+    ctx: Context, integration_id: str, *, deadline: float
+) -> Op[tuple[Reservation | None, JobScan]]:
+    """The trigger's slot of the rate budget, then the look at the job list that its job is
+    told apart by. The turn comes first: in a fan-out that waits minutes for Braze's limit, the
+    look is then seconds old when the trigger goes, and a job Braze's schedule ran meanwhile is
+    not taken for the trigger's; and the looks of a fan-out spread over its minutes, as its
+    triggers do, instead of all coming at once."""
+    slot = yield from take_slot(ctx, trigger_call(integration_id), deadline)
+    try:
+        scan = yield from scan_jobs(ctx, integration_id, since=None, deadline=deadline)
+    except BaseException as error:
+        _give_back(slot)
+        # A look cut short by the call's own deadline: the wait ran out, nothing started.
+        if (
+            isinstance(error, BrazeCDIError)
+            and error.retryable
+            and ctx.clock.monotonic() >= deadline
+        ):
+            raise _not_started(integration_id, error) from None
+        raise
+    return slot, scan
+
+
+def _give_back(slot: Reservation | None) -> None:
+    """A slot taken for a trigger that is not sent: it is as it was."""
+    if slot is not None:
+        slot.cancel()
+
+
 def _trigger(
-    ctx: Context, handle: SyncHandle, *, deadline: float, resumable: bool = False
+    ctx: Context,
+    handle: SyncHandle,
+    *,
+    deadline: float,
+    resumable: bool = False,
+    slot: Reservation | None = None,
 ) -> Op[SyncAlreadyRunning | None]:
-    """Trigger once, whatever it takes; return the refusal if another job is running.
+    """Trigger once, whatever it takes; return the refusal if another job is running. The
+    first trigger goes in ``slot``, the slot of the budget already taken for it.
 
     When a trigger may have reached Braze without us hearing back, it is not simply sent again:
     a job that started after it (see ``_newer``) means it worked, and so does a resend that
@@ -274,7 +313,12 @@ def _trigger(
             raise _unresolved(unknown, resumable=resumable)
         try:
             yield from send(
-                ctx, trigger_call(integration_id), _ignore, deadline=deadline, trigger=True
+                ctx,
+                trigger_call(integration_id),
+                _ignore,
+                deadline=deadline,
+                trigger=True,
+                reservation=slot if attempt == 1 else None,
             )
         except SyncAlreadyRunning as running:
             if unknown is None or running_before is not None:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from braze_cdi import BrazeCDIClient, RateLimit, RateLimits
 from braze_cdi._clock import BrazeTime
-from braze_cdi.testing import FakeBraze, FakeClock
+from braze_cdi.testing import FakeBraze, FakeClock, FakeJob
 
 
 def _scene(
@@ -117,3 +117,34 @@ def test_brazes_clock_is_known_from_when_its_second_ticks() -> None:
     assert braze.latest(1100.0) == pytest.approx(109.95)
     braze.observe(date=1005.0, sent=11.0, answered=11.0)  # a Date that cannot be
     assert braze.trusted is False and braze.latest(1100.0) is None
+
+
+def test_a_trigger_that_waits_for_its_turn_looks_at_the_job_list_after_the_wait() -> None:
+    # One trigger a minute: the second sync waits for its turn, and meanwhile Braze's schedule
+    # runs a job of that integration from start to end.
+    class ScheduleRunsDuringTheWait(FakeClock):
+        def sleep(self, seconds: float) -> None:
+            if seconds > 30 and not scheduled:
+                scheduled.append(fake.start_job(later.integration_id, duration=5.0))
+            super().sleep(seconds)
+
+    scheduled: list[FakeJob] = []
+    clock = ScheduleRunsDuringTheWait()
+    one_a_minute = RateLimits(trigger=RateLimit(1, 60.0))
+    fake = FakeBraze(clock=clock, rate_limits=one_a_minute)
+    first, later = (fake.add_integration(history=2, duration=10.0) for _ in range(2))
+    with BrazeCDIClient(
+        fake.api_key, "US-01", transport=fake, clock=clock, rate_limits=one_a_minute
+    ) as client:
+        client.sync_and_wait(first.integration_id)
+        result = client.sync_and_wait(later.integration_id)
+
+    [job] = scheduled
+    assert result.triggered and later.triggered_jobs == 1
+    # Its own job, not the scheduled one that ended while it waited for its turn: it looked at
+    # the job list once its turn had come (one look, the scheduled job in it), then triggered.
+    own = later.jobs[-1]
+    assert own.triggered and own.start > job.start + job.duration
+    assert result.job.sync_start_time.timestamp() == pytest.approx(own.start, abs=1e-3)
+    assert fake.count("status") == 3 + 3  # each: a look, a poll at once, one at the end
+    assert fake.count(status=429) == 0
