@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -62,7 +63,24 @@ def _failures_as_unavailable() -> Iterator[None]:
     try:
         yield
     except (OSError, sqlite3.Error) as error:
-        raise StoreUnavailable(type(error).__name__) from error
+        raise StoreUnavailable(f"{type(error).__name__}: {error}") from error
+
+
+def _write_ahead(db: sqlite3.Connection) -> None:
+    """Put the file in write-ahead mode. Processes that open a new file at the same moment race
+    to switch it, and SQLite refuses the losers at once ("database is locked") rather than
+    making them wait: they try again, and find it switched."""
+    import sqlite3  # noqa: PLC0415
+
+    for attempt in range(1, 41):
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError:
+            if attempt == 40:
+                raise
+            time.sleep(0.005 * attempt)  # 4 s in all, at most
 
 
 class SlotStore:
@@ -82,7 +100,11 @@ class SlotStore:
             db = sqlite3.connect(
                 self.path, timeout=30.0, isolation_level=None, check_same_thread=False
             )
-            db.execute("PRAGMA journal_mode=WAL")
+            try:
+                _write_ahead(db)
+            except BaseException:
+                db.close()
+                raise
             db.execute("PRAGMA synchronous=OFF")
             db.execute("BEGIN IMMEDIATE")
             try:
