@@ -143,8 +143,8 @@ def send(
     budget = ctx.budgets.get(call.kind)
     for attempt in count(1):
         if attempt > 1 or reservation is None:
-            first_wait = max(give_up_at, deadline) if deadline is not None else give_up_at
-            until = first_wait if attempt == 1 else give_up_at
+            # give_up_at is never past the deadline: before the first send, the deadline bounds.
+            until = deadline if attempt == 1 and deadline is not None else give_up_at
             reservation = yield from take_slot(ctx, call, until)
         if attempt == 1:
             give_up_at = clock.monotonic() + policy.max_duration
